@@ -1,0 +1,205 @@
+//! Account use-cases shared by the CLI and the HTTP API: creating users,
+//! resetting passwords, issuing API tokens, and the first-run setup link.
+//! Password hashing (argon2id, deliberately slow) runs on the blocking pool.
+
+use crate::clock::SharedClock;
+use crate::db::auth::{self as repo, TokenView, UserRow};
+use crate::db::{Db, DbError};
+use crate::domain::user::{Email, Role, check_name, check_new_password};
+use crate::domain::{DomainError, ids::new_id};
+use crate::secret::{ExposeSecret, SecretString, hash_password, hash_token, new_token};
+
+/// Why an account operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// Bad input (field errors).
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// Database failure, conflict or unknown user.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The password hasher failed.
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+}
+
+impl From<AccountError> for crate::http::error::HttpError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Domain(d) => d.into(),
+            AccountError::Db(d) => d.into(),
+            AccountError::Hash(h) => crate::http::error::HttpError::Internal(h),
+        }
+    }
+}
+
+async fn hash_off_runtime(password: SecretString) -> Result<String, AccountError> {
+    tokio::task::spawn_blocking(move || hash_password(password.expose_secret()))
+        .await
+        .map_err(|e| AccountError::Hash(e.to_string()))?
+        .map_err(AccountError::Hash)
+}
+
+/// Checks a token name: 1..=100 characters, no control characters.
+/// Fails with a `name` field error.
+pub fn check_token_name(name: &str) -> Result<String, DomainError> {
+    let n = name.trim();
+    if n.is_empty() {
+        return Err(DomainError::field("name", "is required"));
+    }
+    if n.chars().count() > 100 {
+        return Err(DomainError::field("name", "must be at most 100 characters"));
+    }
+    if n.chars().any(char::is_control) {
+        return Err(DomainError::field(
+            "name",
+            "must not contain control characters",
+        ));
+    }
+    Ok(n.to_string())
+}
+
+/// Creates a user. Fails with field errors for a bad e-mail, name or password,
+/// or a conflict when the e-mail is taken.
+pub async fn create_user(
+    db: &Db,
+    clock: &SharedClock,
+    email: &str,
+    name: &str,
+    role: Role,
+    password: SecretString,
+    min_password_len: usize,
+) -> Result<UserRow, AccountError> {
+    let email = Email::parse(email)?;
+    let name = check_name(name)?;
+    check_new_password(password.expose_secret(), min_password_len)?;
+    let hash = hash_off_runtime(password).await?;
+    let now = clock.now();
+    let id = new_id(now).to_string();
+    Ok(db
+        .write(move |c| {
+            repo::insert_user(
+                c,
+                &repo::NewUser {
+                    id: &id,
+                    email: email.as_str(),
+                    name: &name,
+                    password_hash: &hash,
+                    role,
+                },
+                now,
+            )
+        })
+        .await?)
+}
+
+/// Sets a new password for the user with `email` and revokes their sessions.
+/// Fails with field errors for a bad password, or `NotFound` for an unknown user.
+pub async fn reset_password(
+    db: &Db,
+    clock: &SharedClock,
+    email: &str,
+    password: SecretString,
+    min_password_len: usize,
+) -> Result<UserRow, AccountError> {
+    let email = Email::parse(email)?;
+    check_new_password(password.expose_secret(), min_password_len)?;
+    let hash = hash_off_runtime(password).await?;
+    let now = clock.now();
+    Ok(db
+        .write(move |c| {
+            let user = repo::user_by_email(c, email.as_str())?.ok_or(DbError::NotFound)?;
+            repo::set_password(c, &user.id, &hash, now)?;
+            Ok(user)
+        })
+        .await?)
+}
+
+/// Issues a named API token for the user with `email` (or id). Returns the
+/// stored record and the token, which is shown once and never stored.
+/// Fails with `NotFound` for an unknown or inactive user, or a conflict when
+/// the name is in use.
+pub async fn create_token(
+    db: &Db,
+    clock: &SharedClock,
+    user_email_or_id: &str,
+    name: &str,
+) -> Result<(TokenView, SecretString), AccountError> {
+    let name = check_token_name(name)?;
+    let token = new_token("qt_");
+    let hash = hash_token(token.expose_secret());
+    let now = clock.now();
+    let id = new_id(now).to_string();
+    let who = user_email_or_id.trim().to_string();
+    let view = db
+        .write(move |c| {
+            let user = match repo::user_by_id(c, &who)? {
+                Some(u) => Some(u),
+                None => repo::user_by_email(c, &who.to_lowercase())?,
+            };
+            let user = user.filter(|u| u.active).ok_or(DbError::NotFound)?;
+            repo::insert_token(c, &id, &user.id, &name, &hash, now)
+        })
+        .await?;
+    Ok((view, token))
+}
+
+/// When no owner exists, creates a fresh single-use setup token valid for
+/// `ttl` (invalidating older ones) and returns it; `None` when an owner exists.
+pub async fn ensure_setup_token(
+    db: &Db,
+    clock: &SharedClock,
+    ttl: std::time::Duration,
+) -> Result<Option<SecretString>, AccountError> {
+    let now = clock.now();
+    let expires = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(1));
+    let token = new_token("");
+    let hash = hash_token(token.expose_secret());
+    let created = db
+        .write(move |c| {
+            if repo::owner_exists(c)? {
+                return Ok(false);
+            }
+            repo::replace_setup_token(c, &hash, now, expires)?;
+            Ok(true)
+        })
+        .await?;
+    Ok(created.then_some(token))
+}
+
+/// Creates the owner through the setup link: consumes the link and inserts the
+/// owner in one transaction, so the link works exactly once. Fails with field
+/// errors for bad input, or `Rejected` for a used/expired/unknown link.
+pub async fn create_owner_via_setup(
+    db: &Db,
+    clock: &SharedClock,
+    setup_token: &str,
+    email: &str,
+    name: &str,
+    password: SecretString,
+    min_password_len: usize,
+) -> Result<UserRow, AccountError> {
+    let email = Email::parse(email)?;
+    let name = check_name(name)?;
+    check_new_password(password.expose_secret(), min_password_len)?;
+    let hash = hash_off_runtime(password).await?;
+    let token_hash = hash_token(setup_token);
+    let now = clock.now();
+    let id = new_id(now).to_string();
+    Ok(db
+        .write(move |c| {
+            repo::consume_setup_token(c, &token_hash, now)?;
+            repo::insert_user(
+                c,
+                &repo::NewUser {
+                    id: &id,
+                    email: email.as_str(),
+                    name: &name,
+                    password_hash: &hash,
+                    role: Role::Owner,
+                },
+                now,
+            )
+        })
+        .await?)
+}

@@ -1,0 +1,356 @@
+//! The command line. Every flag can also be given as an environment variable
+//! `QUANT_<FLAG>` (e.g. `QUANT_DATA`, `QUANT_LISTEN`). Exit codes: 0 success,
+//! 1 runtime failure, 2 bad usage or configuration.
+
+use crate::app::{App, AppError, AppOptions, VERSION};
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::{CliOverrides, Config, ConfigLoader};
+use crate::db::{Db, DbError, DbOptions};
+use crate::domain::user::Role;
+use crate::secret::{ExposeSecret, SecretString};
+use crate::telemetry::{self, Sink};
+use clap::{Parser, Subcommand};
+use std::io::{IsTerminal, Read};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Exit code for runtime failures.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code for bad usage or configuration.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Quant: a field-service business appliance.
+#[derive(Debug, Parser)]
+#[command(name = "quant", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file (default: /etc/quant/config.toml when present, else built-in defaults).
+    #[arg(long, global = true, env = "QUANT_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// State directory holding the database (overrides database.data_dir).
+    #[arg(long, global = true, env = "QUANT_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service.
+    Serve {
+        /// Address to listen on (overrides server.listen).
+        #[arg(long, env = "QUANT_LISTEN", value_name = "ADDR:PORT")]
+        listen: Option<SocketAddr>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Validate the configuration and print the values in force.
+    CheckConfig,
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Print the version.
+    Version,
+}
+
+/// `quant user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user.
+    Add {
+        /// Login e-mail.
+        #[arg(long, env = "QUANT_EMAIL")]
+        email: String,
+        /// owner, office or technician.
+        #[arg(long, env = "QUANT_ROLE")]
+        role: String,
+        /// Display name.
+        #[arg(long, env = "QUANT_NAME", default_value = "")]
+        name: String,
+        /// Read the password from standard input instead of prompting.
+        #[arg(long, env = "QUANT_PASSWORD_STDIN")]
+        password_stdin: bool,
+    },
+    /// Set a new password (and log the user out everywhere).
+    ResetPassword {
+        /// Login e-mail.
+        #[arg(long, env = "QUANT_EMAIL")]
+        email: String,
+        /// Read the password from standard input instead of prompting.
+        #[arg(long, env = "QUANT_PASSWORD_STDIN")]
+        password_stdin: bool,
+    },
+}
+
+/// `quant token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a named API token; prints it once, alone on the last line.
+    Create {
+        /// E-mail of the user the token acts as.
+        #[arg(long, env = "QUANT_USER")]
+        user: String,
+        /// A name to recognise the token by.
+        #[arg(long, env = "QUANT_TOKEN_NAME")]
+        name: String,
+    },
+}
+
+/// A failure with the exit code it maps to.
+struct Fail(u8, String);
+
+impl From<AppError> for Fail {
+    fn from(e: AppError) -> Self {
+        Fail(EXIT_FAILURE, e.to_string())
+    }
+}
+
+impl From<DbError> for Fail {
+    fn from(e: DbError) -> Self {
+        Fail(EXIT_FAILURE, e.to_string())
+    }
+}
+
+impl From<crate::accounts::AccountError> for Fail {
+    fn from(e: crate::accounts::AccountError) -> Self {
+        use crate::accounts::AccountError as A;
+        use crate::domain::DomainError as D;
+        match e {
+            A::Domain(D::Validation(fields)) => Fail(
+                EXIT_USAGE,
+                fields
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            A::Db(DbError::NotFound) => Fail(EXIT_FAILURE, "no such (active) user".into()),
+            other => Fail(EXIT_FAILURE, other.to_string()),
+        }
+    }
+}
+
+/// Runs the parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    if let Command::Version = cli.command {
+        println!("quant {VERSION}");
+        return ExitCode::SUCCESS;
+    }
+    let listen = match &cli.command {
+        Command::Serve { listen } => *listen,
+        _ => None,
+    };
+    let loader = match ConfigLoader::new(
+        cli.config.as_deref(),
+        CliOverrides {
+            data_dir: cli.data.clone(),
+            listen,
+        },
+    ) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let config = match loader.load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    if let Command::CheckConfig = cli.command {
+        match &loader.path {
+            Some(p) => println!(
+                "# configuration OK: {} (plus QUANT__* environment)",
+                p.display()
+            ),
+            None => println!("# configuration OK: built-in defaults (plus QUANT__* environment)"),
+        }
+        print!("{}", config.to_toml());
+        return ExitCode::SUCCESS;
+    }
+    let sink = if matches!(cli.command, Command::Serve { .. }) {
+        Sink::Stdout
+    } else {
+        Sink::Stderr
+    };
+    let log = telemetry::init(&config.log.level, config.log.format, sink);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let result = rt.block_on(dispatch(cli.command, config, loader, log));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Fail(code, msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+async fn open_db(config: &Config, clock: SharedClock) -> Result<Db, Fail> {
+    let db = Db::open_async(
+        config.db_path(),
+        DbOptions {
+            busy_timeout: config.database.busy_timeout,
+            read_pool_size: 2,
+            max_batch: config.database.max_batch,
+            migrate: config.database.auto_migrate,
+            clock,
+        },
+    )
+    .await?;
+    let pending = db.read(crate::db::migrations::pending).await?;
+    if pending > 0 {
+        return Err(Fail(
+            EXIT_FAILURE,
+            format!("{pending} database migration(s) pending; run `quant migrate` first"),
+        ));
+    }
+    Ok(db)
+}
+
+/// Reads a new password: from stdin with `--password-stdin` (one line), else
+/// by prompting twice on a terminal. Fails with a usage error otherwise.
+fn read_password(from_stdin: bool) -> Result<SecretString, Fail> {
+    if from_stdin {
+        let mut s = String::new();
+        std::io::stdin()
+            .take(64 * 1024)
+            .read_to_string(&mut s)
+            .map_err(|e| Fail(EXIT_FAILURE, format!("cannot read standard input: {e}")))?;
+        let line = s.lines().next().unwrap_or("").to_string();
+        return Ok(SecretString::from(line));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Fail(
+            EXIT_USAGE,
+            "no terminal to prompt for a password; pass --password-stdin and write it to standard input".into(),
+        ));
+    }
+    let a = rpassword::prompt_password("New password: ")
+        .map_err(|e| Fail(EXIT_FAILURE, e.to_string()))?;
+    let b = rpassword::prompt_password("Again: ").map_err(|e| Fail(EXIT_FAILURE, e.to_string()))?;
+    if a != b {
+        return Err(Fail(EXIT_USAGE, "the two passwords differ".into()));
+    }
+    Ok(SecretString::from(a))
+}
+
+async fn dispatch(
+    command: Command,
+    config: Config,
+    loader: ConfigLoader,
+    log: Option<telemetry::LogHandle>,
+) -> Result<(), Fail> {
+    let clock: SharedClock = Arc::new(SystemClock);
+    match command {
+        Command::Version | Command::CheckConfig => Ok(()),
+        Command::Serve { .. } => {
+            let app = App::build_with(
+                config,
+                AppOptions {
+                    clock,
+                    loader: Some(loader),
+                    log,
+                    socket_activation: true,
+                    print_setup_link: true,
+                },
+            )
+            .await?;
+            app.run_until_signalled().await?;
+            Ok(())
+        }
+        Command::Migrate => {
+            let path = config.db_path();
+            let busy = config.database.busy_timeout;
+            let now = clock.now();
+            let (before, applied) =
+                tokio::task::spawn_blocking(move || Db::migrate_file(&path, busy, now))
+                    .await
+                    .map_err(|e| Fail(EXIT_FAILURE, e.to_string()))??;
+            if applied.is_empty() {
+                println!("database is up to date (schema version {before})");
+            } else {
+                println!(
+                    "applied {} migration(s): schema version {before} -> {}",
+                    applied.len(),
+                    applied.last().copied().unwrap_or(before)
+                );
+            }
+            Ok(())
+        }
+        Command::User(UserCommand::Add {
+            email,
+            role,
+            name,
+            password_stdin,
+        }) => {
+            let role: Role = role.parse().map_err(|_| {
+                Fail(
+                    EXIT_USAGE,
+                    format!("unknown role {role:?}: use owner, office or technician"),
+                )
+            })?;
+            let password = read_password(password_stdin)?;
+            let db = open_db(&config, clock.clone()).await?;
+            let user = crate::accounts::create_user(
+                &db,
+                &clock,
+                &email,
+                &name,
+                role,
+                password,
+                config.auth.min_password_length,
+            )
+            .await?;
+            println!("created {} {} (id {})", user.role, user.email, user.id);
+            Ok(())
+        }
+        Command::User(UserCommand::ResetPassword {
+            email,
+            password_stdin,
+        }) => {
+            let password = read_password(password_stdin)?;
+            let db = open_db(&config, clock.clone()).await?;
+            let user = crate::accounts::reset_password(
+                &db,
+                &clock,
+                &email,
+                password,
+                config.auth.min_password_length,
+            )
+            .await?;
+            println!(
+                "password reset for {}; their sessions were ended",
+                user.email
+            );
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create { user, name }) => {
+            let db = open_db(&config, clock.clone()).await?;
+            let (view, token) = crate::accounts::create_token(&db, &clock, &user, &name).await?;
+            println!(
+                "created API token {:?} (id {}) for {user}; it is shown only now:",
+                view.name, view.id
+            );
+            println!("{}", token.expose_secret());
+            Ok(())
+        }
+    }
+}

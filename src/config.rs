@@ -1,0 +1,541 @@
+//! Configuration. Layers, lowest first: defaults in code → the TOML file
+//! (`--config PATH`, else `/etc/quant/config.toml` when present) → environment
+//! `QUANT__SECTION__KEY` → command-line flags (`--data`, `--listen`).
+//!
+//! Unknown keys and bad values are errors naming the key and what is wrong.
+//! Keys marked *reloadable* (`log.level`, `rate_limit.*`) are re-read when the
+//! file changes ([`watch`]); an invalid new file is rejected and the old
+//! configuration stays in force.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where the system-wide configuration lives when installed from the package.
+pub const SYSTEM_CONFIG_PATH: &str = "/etc/quant/config.toml";
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// HTTP server.
+    pub server: ServerConfig,
+    /// SQLite storage.
+    pub database: DatabaseConfig,
+    /// Accounts, sessions and the first-run setup link.
+    pub auth: AuthConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Per-IP API rate limit (reloadable).
+    pub rate_limit: RateLimitConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address and port to listen on (ignored under socket activation).
+    pub listen: SocketAddr,
+    /// Base URL people use to reach Quant, used in printed links. Empty: derived from `listen`.
+    pub public_url: String,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
+    /// How long a shutdown waits for in-flight requests.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+    /// Largest request body accepted, in bytes (larger → 413).
+    pub max_body_bytes: usize,
+}
+
+/// `[database]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// State directory holding `quant.db` (overridden by `--data`).
+    pub data_dir: PathBuf,
+    /// How long a connection waits on a lock before failing.
+    #[serde(with = "humantime_serde")]
+    pub busy_timeout: Duration,
+    /// Read connections in the pool.
+    pub read_pool_size: u32,
+    /// Most writes committed together in one group-commit transaction.
+    pub max_batch: usize,
+    /// Apply pending migrations at start. When off, `/readyz` reports them and `quant migrate` applies them.
+    pub auto_migrate: bool,
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Lifetime of a login session.
+    #[serde(with = "humantime_serde")]
+    pub session_ttl: Duration,
+    /// Lifetime of the one-time owner setup link.
+    #[serde(with = "humantime_serde")]
+    pub setup_link_ttl: Duration,
+    /// Minimum length of a new password.
+    pub min_password_length: usize,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// JSON lines, or human-readable when stdout is a terminal.
+    Auto,
+    /// Always JSON lines.
+    Json,
+    /// Always human-readable.
+    Human,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// Level or filter directives, e.g. `info` or `info,quant::db=debug`. Reloadable.
+    pub level: String,
+    /// `auto`, `json` or `human`.
+    pub format: LogFormat,
+}
+
+/// `[rate_limit]` — all reloadable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Requests per minute per client IP on `/api` (0 disables the limit).
+    pub api_per_minute: u32,
+    /// Requests a client may make in a burst above the steady rate.
+    pub api_burst: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: String::new(),
+            workers: 0,
+            shutdown_timeout: Duration::from_secs(30),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            busy_timeout: Duration::from_secs(5),
+            read_pool_size: 4,
+            max_batch: 256,
+            auto_migrate: true,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_ttl: Duration::from_secs(14 * 24 * 3600),
+            setup_link_ttl: Duration::from_secs(3600),
+            min_password_length: 10,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Auto,
+        }
+    }
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            api_per_minute: 1200,
+            api_burst: 200,
+        }
+    }
+}
+
+/// A configuration problem: the key it concerns and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// Dotted key, e.g. `server.listen` (empty for file-level problems).
+    pub key: String,
+    /// What is wrong, in plain words.
+    pub message: String,
+}
+
+/// Why a configuration could not be loaded; lists every problem found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file involved, if any.
+    pub source: Option<PathBuf>,
+    /// The problems, each naming its key.
+    pub issues: Vec<ConfigIssue>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            Some(p) => write!(f, "invalid configuration ({})", p.display())?,
+            None => write!(f, "invalid configuration")?,
+        }
+        for i in &self.issues {
+            if i.key.is_empty() {
+                write!(f, "\n  - {}", i.message)?;
+            } else {
+                write!(f, "\n  - {}: {}", i.key, i.message)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Values from the command line that override every other layer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CliOverrides {
+    /// `--data DIR`
+    pub data_dir: Option<PathBuf>,
+    /// `--listen ADDR:PORT`
+    pub listen: Option<SocketAddr>,
+}
+
+/// Knows where the configuration comes from, so it can be loaded again on reload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigLoader {
+    /// The file in use, if any.
+    pub path: Option<PathBuf>,
+    /// Command-line overrides re-applied on every load.
+    pub overrides: CliOverrides,
+}
+
+impl ConfigLoader {
+    /// Chooses the file: `explicit` (which must exist), else
+    /// [`SYSTEM_CONFIG_PATH`] when present, else none (defaults).
+    /// Fails when an explicit file does not exist.
+    pub fn new(explicit: Option<&Path>, overrides: CliOverrides) -> Result<Self, ConfigError> {
+        let path = match explicit {
+            Some(p) if !p.is_file() => {
+                return Err(ConfigError {
+                    source: Some(p.to_path_buf()),
+                    issues: vec![ConfigIssue {
+                        key: String::new(),
+                        message: format!("config file {} does not exist", p.display()),
+                    }],
+                });
+            }
+            Some(p) => Some(p.to_path_buf()),
+            None => Some(PathBuf::from(SYSTEM_CONFIG_PATH)).filter(|p| p.is_file()),
+        };
+        Ok(Self { path, overrides })
+    }
+
+    /// Loads and validates the configuration from all layers.
+    /// Fails with every problem found, each naming its key.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(p) = &self.path {
+            // Read it ourselves so an unreadable file is reported as such.
+            let text = std::fs::read_to_string(p).map_err(|e| ConfigError {
+                source: Some(p.clone()),
+                issues: vec![ConfigIssue {
+                    key: String::new(),
+                    message: format!("cannot read {}: {e}", p.display()),
+                }],
+            })?;
+            fig = fig.merge(Toml::string(&text));
+        }
+        fig = fig.merge(Env::prefixed("QUANT__").split("__"));
+        let mut config: Config = fig.extract().map_err(|e| ConfigError {
+            source: self.path.clone(),
+            issues: figment_issues(e),
+        })?;
+        if let Some(d) = &self.overrides.data_dir {
+            config.database.data_dir = d.clone();
+        }
+        if let Some(l) = self.overrides.listen {
+            config.server.listen = l;
+        }
+        let issues = config.validate();
+        if issues.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError {
+                source: self.path.clone(),
+                issues,
+            })
+        }
+    }
+}
+
+fn figment_issues(e: figment::Error) -> Vec<ConfigIssue> {
+    e.into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let from_env = e
+                .metadata
+                .as_ref()
+                .map(|m| m.name.contains("environment"))
+                .unwrap_or(false);
+            let mut message = match &e.kind {
+                figment::error::Kind::UnknownField(f, _) => {
+                    format!("unknown key `{f}`")
+                }
+                figment::error::Kind::Message(m) if m.contains("TOML parse error") => {
+                    format!("not valid TOML: {}", m.replace('\n', " "))
+                }
+                other => other.to_string(),
+            };
+            if from_env {
+                let var = format!("QUANT__{}", key.to_uppercase().replace('.', "__"));
+                message = format!("{message} (from environment variable {var})");
+            }
+            ConfigIssue { key, message }
+        })
+        .collect()
+}
+
+fn check<T: PartialOrd + fmt::Display>(
+    issues: &mut Vec<ConfigIssue>,
+    key: &str,
+    v: T,
+    lo: T,
+    hi: T,
+) {
+    if v < lo || v > hi {
+        issues.push(ConfigIssue {
+            key: key.into(),
+            message: format!("must be between {lo} and {hi}, got {v}"),
+        });
+    }
+}
+
+fn check_dur(issues: &mut Vec<ConfigIssue>, key: &str, v: Duration, lo: Duration, hi: Duration) {
+    if v < lo || v > hi {
+        issues.push(ConfigIssue {
+            key: key.into(),
+            message: format!(
+                "must be between {} and {}, got {}",
+                humantime::format_duration(lo),
+                humantime::format_duration(hi),
+                humantime::format_duration(v)
+            ),
+        });
+    }
+}
+
+impl Config {
+    /// Checks value ranges and formats; returns every problem found (empty when valid).
+    pub fn validate(&self) -> Vec<ConfigIssue> {
+        let mut v = Vec::new();
+        let s = &self.server;
+        let url_ok = s.public_url.is_empty()
+            || s.public_url.starts_with("http://")
+            || s.public_url.starts_with("https://");
+        if !url_ok {
+            v.push(ConfigIssue {
+                key: "server.public_url".into(),
+                message: "must start with http:// or https://".into(),
+            });
+        }
+        check(&mut v, "server.workers", s.workers, 0, 256);
+        check_dur(
+            &mut v,
+            "server.shutdown_timeout",
+            s.shutdown_timeout,
+            Duration::from_secs(1),
+            Duration::from_secs(600),
+        );
+        check(
+            &mut v,
+            "server.max_body_bytes",
+            s.max_body_bytes,
+            1024,
+            64 << 20,
+        );
+        let d = &self.database;
+        if d.data_dir.as_os_str().is_empty() {
+            v.push(ConfigIssue {
+                key: "database.data_dir".into(),
+                message: "must not be empty".into(),
+            });
+        }
+        check_dur(
+            &mut v,
+            "database.busy_timeout",
+            d.busy_timeout,
+            Duration::from_millis(1),
+            Duration::from_secs(60),
+        );
+        check(&mut v, "database.read_pool_size", d.read_pool_size, 1, 64);
+        check(&mut v, "database.max_batch", d.max_batch, 1, 10_000);
+        let a = &self.auth;
+        check_dur(
+            &mut v,
+            "auth.session_ttl",
+            a.session_ttl,
+            Duration::from_secs(300),
+            Duration::from_secs(366 * 24 * 3600),
+        );
+        check_dur(
+            &mut v,
+            "auth.setup_link_ttl",
+            a.setup_link_ttl,
+            Duration::from_secs(60),
+            Duration::from_secs(7 * 24 * 3600),
+        );
+        check(
+            &mut v,
+            "auth.min_password_length",
+            a.min_password_length,
+            8,
+            128,
+        );
+        if let Err(e) = crate::telemetry::parse_filter(&self.log.level) {
+            v.push(ConfigIssue {
+                key: "log.level".into(),
+                message: format!("not a valid level or filter: {e}"),
+            });
+        }
+        check(
+            &mut v,
+            "rate_limit.api_per_minute",
+            self.rate_limit.api_per_minute,
+            0,
+            1_000_000,
+        );
+        check(
+            &mut v,
+            "rate_limit.api_burst",
+            self.rate_limit.api_burst,
+            1,
+            100_000,
+        );
+        v
+    }
+
+    /// The path of the SQLite database file inside the state directory.
+    pub fn db_path(&self) -> PathBuf {
+        self.database.data_dir.join("quant.db")
+    }
+
+    /// Names of keys that differ from `other` and need a restart to take effect
+    /// (everything outside `log.level` and `rate_limit`).
+    pub fn restart_required_changes(&self, other: &Config) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.server != other.server {
+            out.push("server");
+        }
+        if self.database != other.database {
+            out.push("database");
+        }
+        if self.auth != other.auth {
+            out.push("auth");
+        }
+        if self.log.format != other.log.format {
+            out.push("log.format");
+        }
+        out
+    }
+
+    /// The configuration as TOML, for `quant check-config`. Never fails for
+    /// the types used here; falls back to an error comment if it ever did.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+/// Watches the configuration file and calls `apply` with each new valid
+/// configuration. Invalid files are logged and ignored. Returns the watcher,
+/// which stops watching when dropped; fails when the directory cannot be watched.
+pub fn watch(
+    loader: ConfigLoader,
+    apply: impl Fn(Config) + Send + 'static,
+) -> Result<Option<notify::RecommendedWatcher>, notify::Error> {
+    use notify::{RecursiveMode, Watcher};
+    let Some(path) = loader.path.clone() else {
+        return Ok(None);
+    };
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let file_name = path.file_name().map(|n| n.to_os_string());
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if let Ok(ev) = res {
+            let ours = ev
+                .paths
+                .iter()
+                .any(|p| p.file_name().map(|n| n.to_os_string()) == file_name);
+            if ours && !matches!(ev.kind, notify::EventKind::Access(_)) {
+                let _ = tx.send(());
+            }
+        }
+    })?;
+    watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+    std::thread::Builder::new()
+        .name("quant-config-watch".into())
+        .spawn(move || {
+            while rx.recv().is_ok() {
+                // Editors write in several steps: wait for the burst to settle.
+                std::thread::sleep(Duration::from_millis(200));
+                while rx.try_recv().is_ok() {}
+                if !path.is_file() {
+                    continue;
+                }
+                match loader.load() {
+                    Ok(c) => apply(c),
+                    Err(e) => tracing::error!(
+                        error = %e,
+                        "configuration change rejected; the previous configuration stays in force"
+                    ),
+                }
+            }
+        })
+        .map_err(|e| notify::Error::generic(&e.to_string()))?;
+    Ok(Some(watcher))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(Config::default().validate().is_empty());
+    }
+
+    #[test]
+    fn validation_names_each_bad_key() {
+        let mut c = Config::default();
+        c.database.read_pool_size = 0;
+        c.server.public_url = "ftp://x".into();
+        c.log.level = "loud".into();
+        let keys: Vec<_> = c.validate().into_iter().map(|i| i.key).collect();
+        assert_eq!(
+            keys,
+            ["server.public_url", "database.read_pool_size", "log.level"]
+        );
+    }
+
+    #[test]
+    fn toml_round_trips() {
+        let c = Config::default();
+        let back: Config = toml::from_str(&c.to_toml()).unwrap();
+        assert_eq!(back, c);
+    }
+}

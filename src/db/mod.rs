@@ -1,0 +1,515 @@
+//! SQLite adapter. One database file in WAL mode with `synchronous=FULL`.
+//!
+//! * **One writer** thread owns the only read-write connection. Callers hand it
+//!   closures through a bounded queue; it takes whatever has queued up while the
+//!   previous commit was being flushed and commits that batch in **one
+//!   transaction** (group commit). Each closure runs inside its own savepoint, so
+//!   a failing write is rolled back alone and the rest of its batch commits.
+//!   A caller is answered only after its batch is durable.
+//! * A **pool of read connections** (`query_only`) serves reads on Tokio's
+//!   blocking pool, never on the async runtime's threads.
+//! * **Migrations** are embedded, numbered and applied in order, each in its own
+//!   transaction (see [`migrations`]).
+
+pub mod auth;
+pub mod migrations;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, ErrorCode};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// Errors from the database layer.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// A uniqueness or other constraint was violated (maps to 409).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The row asked for does not exist (maps to 404).
+    #[error("not found")]
+    NotFound,
+    /// The caller's own rule rejected the write inside the transaction; the
+    /// message is safe to show (maps to 409).
+    #[error("{0}")]
+    Rejected(String),
+    /// The database file's schema is newer than this binary understands.
+    #[error(
+        "the database schema is at version {found}, but this quant binary only knows up to version {known}; \
+         run a newer quant (or restore the database from before the upgrade)"
+    )]
+    SchemaTooNew {
+        /// Highest migration recorded in the database.
+        found: i64,
+        /// Highest migration embedded in this binary.
+        known: i64,
+    },
+    /// The writer thread has stopped (the application is shutting down).
+    #[error("the database writer did not answer (it has stopped, or the write panicked)")]
+    WriterGone,
+    /// Any other SQLite failure.
+    #[error("sqlite: {0}")]
+    Sqlite(#[source] rusqlite::Error),
+    /// No read connection could be had.
+    #[error("read pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    /// The blocking task running the query panicked or was cancelled.
+    #[error("database task failed: {0}")]
+    Task(String),
+    /// A migration did not apply; the database stays at the previous version.
+    #[error("migration {version:04}_{name} failed: {message}")]
+    Migration {
+        /// Its number.
+        version: i64,
+        /// Its name.
+        name: &'static str,
+        /// SQLite's message.
+        message: String,
+    },
+    /// Opening the database failed (directory, permissions, WAL not available).
+    #[error("cannot open database {path}: {message}")]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::QueryReturnedNoRows => DbError::NotFound,
+            rusqlite::Error::SqliteFailure(f, msg) if f.code == ErrorCode::ConstraintViolation => {
+                DbError::Conflict(msg.clone().unwrap_or_else(|| "constraint violated".into()))
+            }
+            _ => DbError::Sqlite(e),
+        }
+    }
+}
+
+/// Settings for [`Db::open`].
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// How long a connection waits on a lock.
+    pub busy_timeout: Duration,
+    /// Read connections in the pool.
+    pub read_pool_size: u32,
+    /// Most writes per group-commit transaction (1 = one transaction per write).
+    pub max_batch: usize,
+    /// Apply pending migrations while opening.
+    pub migrate: bool,
+    /// Clock used for migration bookkeeping.
+    pub clock: crate::clock::SharedClock,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self {
+            busy_timeout: Duration::from_secs(5),
+            read_pool_size: 4,
+            max_batch: 256,
+            migrate: true,
+            clock: Arc::new(crate::clock::SystemClock),
+        }
+    }
+}
+
+type Completion = Box<dyn FnOnce(Result<(), DbError>) + Send>;
+/// A queued write. Given the connection, it runs inside its savepoint and
+/// returns how to answer its caller once the batch's fate is known, or `Err(())`
+/// when it has already answered with its own failure and its savepoint must be
+/// rolled back. Given an error instead, it answers its caller with that error
+/// without running.
+type Job = Box<dyn FnOnce(Result<&Connection, DbError>) -> Result<Completion, ()> + Send>;
+
+/// Handle to the database: cheap to clone, shared by all requests.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    queue: mpsc::Sender<Job>,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+    stats: Arc<WriterStats>,
+}
+
+/// Counters kept by the writer: how many writes were committed in how many
+/// transactions (their ratio is the group-commit batching factor).
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    /// Writes whose batch committed.
+    pub writes_committed: AtomicU64,
+    /// Writes that failed alone and were rolled back to their savepoint.
+    pub writes_failed: AtomicU64,
+    /// Transactions committed.
+    pub commits: AtomicU64,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+/// Applies the pragmas every connection needs. Fails when SQLite refuses one
+/// (for example WAL mode on a file system that cannot do it).
+fn configure(conn: &Connection, busy: Duration) -> Result<(), rusqlite::Error> {
+    conn.busy_timeout(busy)?;
+    conn.execute_batch("PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;")?;
+    Ok(())
+}
+
+fn open_writer(path: &Path, busy: Duration) -> Result<Connection, DbError> {
+    let open_err = |message: String| DbError::Open {
+        path: path.to_path_buf(),
+        message,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| open_err(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+    configure(&conn, busy).map_err(|e| open_err(e.to_string()))?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .map_err(|e| open_err(e.to_string()))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(open_err(format!(
+            "WAL mode unavailable (journal_mode is {mode})"
+        )));
+    }
+    Ok(conn)
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `path`, checks its schema
+    /// version, applies migrations when `opts.migrate`, and starts the writer.
+    /// Blocking: call from a blocking context (or [`Db::open_async`]).
+    ///
+    /// Fails with [`DbError::Open`] when the file cannot be opened in WAL mode,
+    /// [`DbError::SchemaTooNew`] when the file is from a newer Quant, or a
+    /// migration error.
+    pub fn open(path: &Path, opts: &DbOptions) -> Result<Db, DbError> {
+        let mut writer = open_writer(path, opts.busy_timeout)?;
+        migrations::refuse_newer(&writer)?;
+        if opts.migrate {
+            migrations::apply_pending(&mut writer, opts.clock.now())?;
+        }
+        let busy = opts.busy_timeout;
+        let manager = SqliteConnectionManager::file(path).with_init(move |c| {
+            configure(c, busy)?;
+            c.execute_batch("PRAGMA query_only=ON;")
+        });
+        let readers = r2d2::Pool::builder()
+            .max_size(opts.read_pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)?;
+        let (tx, rx) = mpsc::channel::<Job>(4096);
+        let max_batch = opts.max_batch.max(1);
+        let stats = Arc::new(WriterStats::default());
+        let writer_stats = stats.clone();
+        std::thread::Builder::new()
+            .name("quant-db-writer".into())
+            .spawn(move || writer_loop(writer, rx, max_batch, &writer_stats))
+            .map_err(|e| DbError::Open {
+                path: path.to_path_buf(),
+                message: format!("cannot start writer thread: {e}"),
+            })?;
+        Ok(Db {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                queue: tx,
+                readers,
+                stats,
+            }),
+        })
+    }
+
+    /// Applies pending migrations to the database at `path` without starting
+    /// a writer (for `quant migrate`). Returns the version before and the
+    /// versions applied. Fails as [`Db::open`] does.
+    pub fn migrate_file(
+        path: &Path,
+        busy_timeout: Duration,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(i64, Vec<i64>), DbError> {
+        let mut conn = open_writer(path, busy_timeout)?;
+        let before = migrations::current(&conn)?;
+        let applied = migrations::apply_pending(&mut conn, now)?;
+        Ok((before, applied))
+    }
+
+    /// [`Db::open`] run on the blocking pool.
+    pub async fn open_async(path: PathBuf, opts: DbOptions) -> Result<Db, DbError> {
+        tokio::task::spawn_blocking(move || Db::open(&path, &opts))
+            .await
+            .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Queues `f` for the writer and waits until its batch is committed.
+    /// `f` runs inside a savepoint of the batch transaction: it must not begin
+    /// or commit transactions itself. Returns `f`'s value once durable; fails
+    /// with `f`'s own error (only its changes are rolled back), with the
+    /// commit's error (the whole batch is rolled back), or [`DbError::WriterGone`].
+    pub async fn write<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T, DbError>>();
+        let job: Job = Box::new(move |conn| match conn.and_then(f) {
+            Ok(v) => Ok(Box::new(move |commit: Result<(), DbError>| {
+                let _ = tx.send(commit.map(|()| v));
+            })),
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                Err(())
+            }
+        });
+        self.inner
+            .queue
+            .send(job)
+            .await
+            .map_err(|_| DbError::WriterGone)?;
+        rx.await.map_err(|_| DbError::WriterGone)?
+    }
+
+    /// Runs `f` with a pooled read-only connection on the blocking pool.
+    /// Fails with `f`'s error, a pool timeout, or [`DbError::Task`].
+    pub async fn read<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.inner.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.get()?;
+            f(&conn)
+        })
+        .await
+        .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// The writer's counters.
+    pub fn stats(&self) -> &WriterStats {
+        &self.inner.stats
+    }
+
+    /// Size in bytes of the database file and of its WAL (0 when absent).
+    pub fn file_sizes(&self) -> (u64, u64) {
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut wal = self.inner.path.clone().into_os_string();
+        wal.push("-wal");
+        (size(&self.inner.path), size(Path::new(&wal)))
+    }
+}
+
+fn writer_loop(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<Job>,
+    max_batch: usize,
+    stats: &WriterStats,
+) {
+    let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        run_batch(&mut conn, &mut batch, stats);
+    }
+    // Queue closed: every Db handle is gone. Leave the WAL checkpointed.
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+    tracing::debug!("database writer stopped");
+}
+
+fn run_batch(conn: &mut Connection, batch: &mut Vec<Job>, stats: &WriterStats) {
+    let size = batch.len();
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        tracing::error!(error = %e, "cannot begin write transaction");
+        let msg = e.to_string();
+        for job in batch.drain(..) {
+            let _ = job(Err(DbError::Task(format!(
+                "cannot begin transaction: {msg}"
+            ))));
+        }
+        return;
+    }
+    let mut done: Vec<Completion> = Vec::with_capacity(size);
+    for job in batch.drain(..) {
+        if let Err(e) = conn.execute_batch("SAVEPOINT quant_write") {
+            tracing::error!(error = %e, "cannot create savepoint");
+            let _ = job(Err(DbError::Sqlite(e)));
+            continue;
+        }
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(&*conn))));
+        match outcome {
+            Ok(Ok(completion)) => {
+                if let Err(e) = conn.execute_batch("RELEASE quant_write") {
+                    tracing::error!(error = %e, "cannot release savepoint");
+                    completion(Err(DbError::Sqlite(e)));
+                } else {
+                    done.push(completion);
+                }
+            }
+            Ok(Err(())) | Err(_) => {
+                if outcome.is_err() {
+                    tracing::error!("a write panicked; rolled back alone");
+                }
+                let _ = conn.execute_batch("ROLLBACK TO quant_write; RELEASE quant_write;");
+                stats.writes_failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => {
+            stats.commits.fetch_add(1, Ordering::Relaxed);
+            stats
+                .writes_committed
+                .fetch_add(done.len() as u64, Ordering::Relaxed);
+            for c in done {
+                c(Ok(()));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, batch = size, "group commit failed; batch rolled back");
+            let _ = conn.execute_batch("ROLLBACK");
+            let msg = e.to_string();
+            for c in done {
+                c(Err(DbError::Task(format!("commit failed: {msg}"))));
+            }
+        }
+    }
+}
+
+/// Helpers shared by the repositories.
+pub mod util {
+    use rusqlite::OptionalExtension;
+
+    /// Turns "no rows" into `None`; other errors pass through.
+    pub fn optional<T>(r: rusqlite::Result<T>) -> Result<Option<T>, super::DbError> {
+        r.optional().map_err(Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn temp_db(max_batch: usize) -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open_async(
+            dir.path().join("t.db"),
+            DbOptions {
+                max_batch,
+                ..DbOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        db.write(|c| {
+            c.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL UNIQUE)")?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        (dir, db)
+    }
+
+    #[tokio::test]
+    async fn pragmas_are_in_force() {
+        let (_d, db) = temp_db(16).await;
+        let (mode, fk, sync) = db
+            .read(|c| {
+                let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+                let fk: i64 = c.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+                let sync: i64 = c.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+                Ok((mode, fk, sync))
+            })
+            .await
+            .unwrap();
+        assert_eq!((mode.as_str(), fk, sync), ("wal", 1, 2));
+    }
+
+    #[tokio::test]
+    async fn reads_cannot_write() {
+        let (_d, db) = temp_db(16).await;
+        let r = db
+            .read(|c| Ok(c.execute("INSERT INTO t (v) VALUES ('x')", [])?))
+            .await;
+        assert!(r.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_fails_alone_in_its_batch() {
+        let (_d, db) = temp_db(256).await;
+        db.write(|c| Ok(c.execute("INSERT INTO t (v) VALUES ('dup')", [])?))
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..32 {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                let v = if i % 4 == 0 {
+                    "dup".to_string()
+                } else {
+                    format!("v{i}")
+                };
+                db.write(move |c| Ok(c.execute("INSERT INTO t (v) VALUES (?1)", [v])?))
+                    .await
+            }));
+        }
+        let mut ok = 0;
+        let mut conflicts = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(DbError::Conflict(_)) => conflicts += 1,
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        assert_eq!((ok, conflicts), (24, 8));
+        let n: i64 = db
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(n, 25);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_write_is_rolled_back_and_reported() {
+        let (_d, db) = temp_db(16).await;
+        let r: Result<(), DbError> = db
+            .write(|c| {
+                c.execute("INSERT INTO t (v) VALUES ('before-panic')", [])?;
+                panic!("boom")
+            })
+            .await;
+        assert!(matches!(r, Err(DbError::WriterGone)));
+        let n: i64 = db
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
+        // The writer is still alive.
+        db.write(|c| Ok(c.execute("INSERT INTO t (v) VALUES ('after')", [])?))
+            .await
+            .unwrap();
+    }
+}

@@ -1,0 +1,283 @@
+//! JSON API v1 (`/api/v1`): authentication, the current user, sessions and
+//! API tokens. Unknown `/api` paths answer a JSON 404 and known paths with
+//! another method a JSON 405. The whole scope is under the per-IP rate limit.
+
+use crate::accounts;
+use crate::db::auth::{self as repo, UserView};
+use crate::domain::user::Email;
+use crate::http::auth::{
+    AnyRole, AuthVia, Authed, Staff, clear_session_cookie, session_cookie, start_session,
+};
+use crate::http::error::{HttpError, api_method_not_allowed, api_not_found};
+use crate::http::json::ValidJson;
+use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::http::state::AppState;
+use crate::secret::{ExposeSecret, SecretString};
+use actix_web::middleware::from_fn;
+use actix_web::{HttpRequest, HttpResponse, Resource, web};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(api_method_not_allowed))
+}
+
+/// Registers `/api` and everything under it.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api")
+            .wrap(from_fn(crate::http::middleware::rate_limit))
+            .service(
+                web::scope("/v1")
+                    .service(resource("/auth/login").route(web::post().to(login)))
+                    .service(resource("/auth/logout").route(web::post().to(logout)))
+                    .service(resource("/me").route(web::get().to(me)))
+                    .service(resource("/sessions").route(web::get().to(list_sessions)))
+                    .service(
+                        resource("/sessions/revoke-all").route(web::post().to(revoke_all_sessions)),
+                    )
+                    .service(resource("/sessions/{id}").route(web::delete().to(revoke_session)))
+                    .service(
+                        resource("/tokens")
+                            .route(web::get().to(list_tokens))
+                            .route(web::post().to(create_token)),
+                    )
+                    .service(resource("/tokens/{id}").route(web::delete().to(revoke_token)))
+                    .default_service(web::to(api_not_found)),
+            )
+            .default_service(web::to(api_not_found)),
+    );
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    email: String,
+    password: SecretString,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LoginResponse {
+    user: UserView,
+    session_id: String,
+    expires_at: String,
+}
+
+/// `POST /api/v1/auth/login`: e-mail + password → session cookie.
+/// 401 with the same message for an unknown e-mail, a wrong password or a
+/// deactivated account (and the same time spent hashing).
+#[tracing::instrument(skip_all)]
+async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ValidJson(body): ValidJson<LoginBody>,
+) -> Result<HttpResponse, HttpError> {
+    let email = Email::parse(&body.email)?;
+    if body.password.expose_secret().len() > crate::domain::user::MAX_PASSWORD_LEN {
+        return Err(HttpError::Unauthorized("wrong e-mail or password".into()));
+    }
+    let lookup = email.as_str().to_string();
+    let user = state
+        .db
+        .read(move |c| repo::user_by_email(c, &lookup))
+        .await?;
+    let phc = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| crate::secret::dummy_hash().to_string());
+    let password = body.password;
+    let ok = tokio::task::spawn_blocking(move || {
+        crate::secret::verify_password(password.expose_secret(), &phc)
+    })
+    .await
+    .map_err(|e| HttpError::Internal(e.to_string()))?;
+    let user = match user {
+        Some(u) if ok && u.active => u,
+        _ => {
+            tracing::info!(email = %email, "login failed");
+            return Err(HttpError::Unauthorized("wrong e-mail or password".into()));
+        }
+    };
+    let (token, expires, session_id) = start_session(&state, &req, user.id.clone()).await?;
+    let cfg = state.config();
+    tracing::info!(user_id = %user.id, "login");
+    Ok(HttpResponse::Ok()
+        .cookie(session_cookie(
+            token.expose_secret(),
+            cfg.auth.session_ttl,
+            false,
+        ))
+        .insert_header(("Cache-Control", "no-store"))
+        .json(LoginResponse {
+            user: UserView::from(&user),
+            session_id,
+            expires_at: crate::clock::format_ts(expires),
+        }))
+}
+
+/// `POST /api/v1/auth/logout`: ends the current session (a bearer token is
+/// not revoked by logout; delete it under `/tokens`). 204.
+async fn logout(
+    state: web::Data<AppState>,
+    who: Authed<AnyRole>,
+) -> Result<HttpResponse, HttpError> {
+    if let AuthVia::Session(id) = &who.via {
+        let id = id.clone();
+        let now = state.clock.now();
+        state
+            .db
+            .write(move |c| repo::revoke_session(c, &id, None, now))
+            .await?;
+    }
+    Ok(HttpResponse::NoContent()
+        .cookie(clear_session_cookie())
+        .finish())
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MeResponse {
+    #[serde(flatten)]
+    user: UserView,
+    auth_method: &'static str,
+}
+
+/// `GET /api/v1/me`: who is calling and how.
+async fn me(who: Authed<AnyRole>) -> HttpResponse {
+    HttpResponse::Ok().json(MeResponse {
+        user: UserView::from(&who.user),
+        auth_method: match who.via {
+            AuthVia::Session(_) => "session",
+            AuthVia::Token(_) => "token",
+        },
+    })
+}
+
+/// The owner acts on everyone's sessions and tokens; others on their own.
+fn scope_of<P: crate::http::auth::Policy>(who: &Authed<P>) -> Option<String> {
+    (!who.is_owner()).then(|| who.user.id.clone())
+}
+
+/// `GET /api/v1/sessions`: live sessions (all for the owner, else one's own).
+async fn list_sessions(
+    state: web::Data<AppState>,
+    who: Authed<AnyRole>,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, HttpError> {
+    let page = Page::parse(&q)?;
+    let user = scope_of(&who);
+    let now = state.clock.now();
+    let (rows, total) = state
+        .db
+        .read(move |c| {
+            repo::list_sessions(c, user.as_deref(), now, page.limit.into(), page.offset())
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Paginated::new(rows, page, total)))
+}
+
+/// `DELETE /api/v1/sessions/{id}`: revokes one session. 204; 404 when it is
+/// not a live session the caller may see.
+async fn revoke_session(
+    state: web::Data<AppState>,
+    who: Authed<AnyRole>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let id = id.into_inner();
+    if crate::domain::ids::parse_id(&id).is_none() {
+        return Err(HttpError::NotFound);
+    }
+    let user = scope_of(&who);
+    let now = state.clock.now();
+    state
+        .db
+        .write(move |c| repo::revoke_session(c, &id, user.as_deref(), now))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /api/v1/sessions/revoke-all`: the owner logs everyone out (including
+/// themself); others log out all their own sessions. Returns `{"revoked": n}`.
+async fn revoke_all_sessions(
+    state: web::Data<AppState>,
+    who: Authed<AnyRole>,
+) -> Result<HttpResponse, HttpError> {
+    let user = scope_of(&who);
+    let now = state.clock.now();
+    let n = state
+        .db
+        .write(move |c| repo::revoke_sessions(c, user.as_deref(), now))
+        .await?;
+    tracing::info!(revoked = n, by = %who.user.id, "sessions revoked");
+    Ok(HttpResponse::Ok()
+        .cookie(clear_session_cookie())
+        .json(json!({ "revoked": n })))
+}
+
+/// `GET /api/v1/tokens`: live API tokens (all for the owner, else one's own).
+async fn list_tokens(
+    state: web::Data<AppState>,
+    who: Authed<Staff>,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, HttpError> {
+    let page = Page::parse(&q)?;
+    let user = scope_of(&who);
+    let (rows, total) = state
+        .db
+        .read(move |c| repo::list_tokens(c, user.as_deref(), page.limit.into(), page.offset()))
+        .await?;
+    Ok(HttpResponse::Ok().json(Paginated::new(rows, page, total)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTokenBody {
+    name: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NewTokenResponse {
+    #[serde(flatten)]
+    token: repo::TokenView,
+    /// The bearer token; shown only in this response.
+    secret: String,
+}
+
+/// `POST /api/v1/tokens` `{"name"}`: issues a token for the caller. 201 with
+/// the token in `secret`, shown once; 409 when the name is in use.
+async fn create_token(
+    state: web::Data<AppState>,
+    who: Authed<Staff>,
+    ValidJson(body): ValidJson<NewTokenBody>,
+) -> Result<HttpResponse, HttpError> {
+    let (view, secret) =
+        accounts::create_token(&state.db, &state.clock, &who.user.id, &body.name).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(NewTokenResponse {
+            token: view,
+            secret: secret.expose_secret().to_string(),
+        }))
+}
+
+/// `DELETE /api/v1/tokens/{id}`: revokes a token. 204; 404 when it is not a
+/// live token the caller may see.
+async fn revoke_token(
+    state: web::Data<AppState>,
+    who: Authed<Staff>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let id = id.into_inner();
+    if crate::domain::ids::parse_id(&id).is_none() {
+        return Err(HttpError::NotFound);
+    }
+    let user = scope_of(&who);
+    let now = state.clock.now();
+    state
+        .db
+        .write(move |c| repo::revoke_token(c, &id, user.as_deref(), now))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,6 @@
+//! Route handlers, grouped by audience: `system` (health, readiness, metrics),
+//! `setup` (the first-run owner page), `api` (JSON API v1).
+
+pub mod api;
+pub mod setup;
+pub mod system;

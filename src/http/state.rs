@@ -1,0 +1,94 @@
+//! State shared by every request: the database, the clock, metrics, the
+//! current configuration and the reloadable rate limiter.
+
+use crate::clock::SharedClock;
+use crate::config::{Config, RateLimitConfig};
+use crate::db::Db;
+use crate::monitor::metrics::Metrics;
+use governor::{DefaultKeyedRateLimiter, Quota};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::{Arc, RwLock};
+
+/// Per-client-IP limiter for `/api`.
+pub type ApiLimiter = DefaultKeyedRateLimiter<IpAddr>;
+
+/// Everything a handler may need.
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// The only source of "now".
+    pub clock: SharedClock,
+    /// Metrics registry.
+    pub metrics: Arc<Metrics>,
+    /// The configuration currently in force (reloadable keys change on reload).
+    pub config: RwLock<Config>,
+    /// Body size limit (fixed at start).
+    pub max_body_bytes: usize,
+    /// `None` when the API rate limit is off.
+    pub api_limiter: RwLock<Option<Arc<ApiLimiter>>>,
+    /// Templates for the HTML pages.
+    pub templates: super::templates::Templates,
+    /// This build's version.
+    pub version: &'static str,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("db", &self.db).finish()
+    }
+}
+
+/// Builds the limiter for a rate-limit configuration; `None` when disabled.
+pub fn build_limiter(rl: &RateLimitConfig) -> Option<Arc<ApiLimiter>> {
+    let per_min = NonZeroU32::new(rl.api_per_minute)?;
+    let burst = NonZeroU32::new(rl.api_burst).unwrap_or(NonZeroU32::MIN);
+    Some(Arc::new(ApiLimiter::keyed(
+        Quota::per_minute(per_min).allow_burst(burst),
+    )))
+}
+
+impl AppState {
+    /// A copy of the configuration in force.
+    pub fn config(&self) -> Config {
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The current API limiter, if any.
+    pub fn limiter(&self) -> Option<Arc<ApiLimiter>> {
+        self.api_limiter
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Applies a new (already validated) configuration: reloadable keys take
+    /// effect now; other changed sections are logged as needing a restart.
+    pub fn apply_reload(&self, new: Config, log: Option<&crate::telemetry::LogHandle>) {
+        let old = self.config();
+        if old.log.level != new.log.level {
+            match log.map(|h| h.set_level(&new.log.level)) {
+                Some(Ok(())) => tracing::info!(level = %new.log.level, "log level changed"),
+                Some(Err(e)) => tracing::error!(error = %e, "cannot change log level"),
+                None => {}
+            }
+        }
+        if old.rate_limit != new.rate_limit {
+            *self.api_limiter.write().unwrap_or_else(|p| p.into_inner()) =
+                build_limiter(&new.rate_limit);
+            tracing::info!(
+                api_per_minute = new.rate_limit.api_per_minute,
+                api_burst = new.rate_limit.api_burst,
+                "rate limits changed"
+            );
+        }
+        let restart = old.restart_required_changes(&new);
+        if !restart.is_empty() {
+            tracing::warn!(sections = ?restart, "configuration changed in sections that take effect only after a restart");
+        }
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = new;
+    }
+}

@@ -1,0 +1,28 @@
+//! Quant: a field-service business appliance in one binary.
+//!
+//! The crate is a library with a thin `main.rs`; tests and `main` both start the
+//! service through [`app::App::build`]. The domain is kept apart from the
+//! adapters (database, HTTP, monitoring) as described in `DESIGN.md` §2.
+
+/// Account use-cases shared by the CLI and the API (users, passwords, tokens, setup link).
+pub mod accounts;
+/// `App::build(Config)`: wires the adapters together and runs the HTTP server.
+pub mod app;
+/// Command-line interface (clap derive); every flag is also settable by `QUANT_*` env.
+pub mod cli;
+/// Injectable clock: the only source of "now" in the program.
+pub mod clock;
+/// Configuration: defaults, TOML file, `QUANT__SECTION__KEY` env, validation, hot reload.
+pub mod config;
+/// SQLite adapter: pragmas, single group-commit writer, read pool, migrations, repositories.
+pub mod db;
+/// Pure domain types and rules (no actix, no rusqlite).
+pub mod domain;
+/// actix-web adapter: state, errors, auth guard, routes, middleware.
+pub mod http;
+/// Metrics registry and process/database gauges exported on `/metrics`.
+pub mod monitor;
+/// Secrets that cannot be printed, and token generation/hashing.
+pub mod secret;
+/// tracing setup: JSON lines or human format, reloadable level.
+pub mod telemetry;

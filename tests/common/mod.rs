@@ -1,0 +1,265 @@
+//! Test harness shared by the integration tests: start the real `App`
+//! in-process on port 0 with a temp data dir and a manual clock, or spawn the
+//! real `quant` binary and read its JSON log lines.
+#![allow(dead_code)]
+
+use quant::app::{App, AppOptions};
+use quant::clock::ManualClock;
+use quant::config::Config;
+use quant::domain::user::Role;
+use quant::http::state::AppState;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A password that meets the policy.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A configuration for tests: loopback port 0, the given data dir, 2 workers.
+pub fn test_config(dir: &Path) -> Config {
+    let mut c = Config::default();
+    c.server.listen = "127.0.0.1:0".parse().unwrap();
+    c.server.workers = 2;
+    c.server.shutdown_timeout = Duration::from_secs(5);
+    c.database.data_dir = dir.to_path_buf();
+    c.rate_limit.api_per_minute = 100_000;
+    c.rate_limit.api_burst = 10_000;
+    c
+}
+
+/// The real App running in this process.
+pub struct TestApp {
+    pub base: String,
+    pub state: actix_web::web::Data<AppState>,
+    pub handle: actix_web::dev::ServerHandle,
+    pub clock: Arc<ManualClock>,
+    pub setup_url: Option<String>,
+    pub dir: tempfile::TempDir,
+    join: tokio::task::JoinHandle<()>,
+}
+
+impl TestApp {
+    /// Starts with the test configuration.
+    pub async fn start() -> TestApp {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts after letting `tweak` change the test configuration.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir, tweak).await
+    }
+
+    /// Starts on an existing data dir (e.g. to test a restart).
+    pub async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = test_config(dir.path());
+        tweak(&mut config);
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let app = App::build_with(
+            config,
+            AppOptions {
+                clock: clock.clone(),
+                ..AppOptions::default()
+            },
+        )
+        .await
+        .expect("app builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state();
+        let handle = app.handle();
+        let setup_url = app.setup_url();
+        let join = tokio::spawn(async move {
+            app.run_until_stopped().await.expect("server runs");
+        });
+        TestApp {
+            base,
+            state,
+            handle,
+            clock,
+            setup_url,
+            dir,
+            join,
+        }
+    }
+
+    /// Absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Creates a user directly (as `quant user add` would).
+    pub async fn user(&self, email: &str, role: Role) -> quant::db::auth::UserRow {
+        let clock: quant::clock::SharedClock = self.clock.clone();
+        quant::accounts::create_user(
+            &self.state.db,
+            &clock,
+            email,
+            "Test User",
+            role,
+            PASSWORD.to_string().into(),
+            10,
+        )
+        .await
+        .expect("user created")
+    }
+
+    /// Issues an API token for `email` (as `quant token create` would).
+    pub async fn token(&self, email: &str, name: &str) -> String {
+        use secrecy::ExposeSecret;
+        let clock: quant::clock::SharedClock = self.clock.clone();
+        let (_, t) = quant::accounts::create_token(&self.state.db, &clock, email, name)
+            .await
+            .expect("token created");
+        t.expose_secret().to_string()
+    }
+
+    /// A client with a cookie jar, logged in as `email`.
+    pub async fn login(&self, email: &str) -> reqwest::Client {
+        let c = cookie_client();
+        let r = c
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "login as {email}");
+        c
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(self) -> tempfile::TempDir {
+        self.handle.stop(true).await;
+        let _ = self.join.await;
+        self.dir
+    }
+}
+
+/// A plain client (no cookies).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A client that keeps cookies.
+pub fn cookie_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Path of the built `quant` binary.
+pub fn quant_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_quant"))
+}
+
+/// A `quant` command with a clean `QUANT*` environment.
+pub fn quant_cmd() -> Command {
+    let mut c = Command::new(quant_bin());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("QUANT") || k == "LISTEN_FDS" || k == "LISTEN_PID" || k == "NOTIFY_SOCKET"
+        {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+/// A running `quant serve` child process whose stdout lines are collected.
+pub struct Served {
+    pub child: Child,
+    pub addr: String,
+    pub lines: Arc<std::sync::Mutex<Vec<String>>>,
+    rx: mpsc::Receiver<String>,
+}
+
+impl Served {
+    /// Base URL.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Waits until a stdout line satisfies `pred` (up to `within`); returns it.
+    pub fn wait_line(&self, within: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
+        let deadline = Instant::now() + within;
+        {
+            let seen = self.lines.lock().unwrap();
+            if let Some(l) = seen.iter().find(|l| pred(l)) {
+                return Some(l.clone());
+            }
+        }
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.rx.recv_timeout(left) {
+                Ok(l) if pred(&l) => return Some(l),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+
+    /// Sends a signal to the child.
+    pub fn signal(&self, sig: i32) {
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+
+    /// Waits for the child to exit (up to `within`); returns its exit code.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Spawns `cmd` (a prepared `quant … serve` command), collects its stdout,
+/// and waits for the "listening" log line to learn the address.
+pub fn serve(mut cmd: Command) -> Served {
+    cmd.env("QUANT__LOG__FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = cmd.spawn().expect("quant spawns");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            keep.lock().unwrap().push(line.clone());
+            let _ = tx.send(line);
+        }
+    });
+    let mut s = Served {
+        child,
+        addr: String::new(),
+        lines,
+        rx,
+    };
+    let line = s
+        .wait_line(Duration::from_secs(30), |l| {
+            l.contains("\"message\":\"listening\"")
+        })
+        .unwrap_or_else(|| panic!("quant did not start; output: {:?}", s.lines.lock().unwrap()));
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    s.addr = v["addr"].as_str().unwrap().to_string();
+    s
+}
