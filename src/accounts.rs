@@ -40,6 +40,21 @@ async fn hash_off_runtime(password: SecretString) -> Result<String, AccountError
         .map_err(AccountError::Hash)
 }
 
+/// Validates a new user's e-mail, name and password and hashes the password.
+/// Returns (e-mail, trimmed name, argon2id hash); fails with field errors.
+async fn prepare_user(
+    email: &str,
+    name: &str,
+    password: SecretString,
+    min_password_len: usize,
+) -> Result<(Email, String, String), AccountError> {
+    let email = Email::parse(email)?;
+    let name = check_name(name)?;
+    check_new_password(password.expose_secret(), min_password_len)?;
+    let hash = hash_off_runtime(password).await?;
+    Ok((email, name, hash))
+}
+
 /// Checks a token name: 1..=100 characters, no control characters.
 /// Fails with a `name` field error.
 pub fn check_token_name(name: &str) -> Result<String, DomainError> {
@@ -70,10 +85,7 @@ pub async fn create_user(
     password: SecretString,
     min_password_len: usize,
 ) -> Result<UserRow, AccountError> {
-    let email = Email::parse(email)?;
-    let name = check_name(name)?;
-    check_new_password(password.expose_secret(), min_password_len)?;
-    let hash = hash_off_runtime(password).await?;
+    let (email, name, hash) = prepare_user(email, name, password, min_password_len).await?;
     let now = clock.now();
     let id = new_id(now).to_string();
     Ok(db
@@ -179,10 +191,7 @@ pub async fn create_owner_via_setup(
     password: SecretString,
     min_password_len: usize,
 ) -> Result<UserRow, AccountError> {
-    let email = Email::parse(email)?;
-    let name = check_name(name)?;
-    check_new_password(password.expose_secret(), min_password_len)?;
-    let hash = hash_off_runtime(password).await?;
+    let (email, name, hash) = prepare_user(email, name, password, min_password_len).await?;
     let token_hash = hash_token(setup_token);
     let now = clock.now();
     let id = new_id(now).to_string();

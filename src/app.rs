@@ -243,23 +243,28 @@ impl App {
     /// Fails when the server fails.
     pub async fn run_until_signalled(self) -> Result<(), AppError> {
         let handle = self.server.handle();
-        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
-        let mut usec = 0u64;
-        if sd_notify::watchdog_enabled(false, &mut usec) {
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+        if let Some(timeout) = watchdog_timeout() {
             let state = self.state.clone();
-            let every = Duration::from_micros(usec / 2).max(Duration::from_millis(100));
+            let every = (timeout / 2).max(Duration::from_millis(100));
             tokio::spawn(watchdog(state, every));
         }
         tokio::spawn(async move {
             wait_for_signal().await;
             tracing::info!("shutdown requested; finishing in-flight requests");
-            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
             handle.stop(true).await;
         });
         let r = self.server.await.map_err(|e| AppError::Io(e.to_string()));
         tracing::info!("stopped");
         r
     }
+}
+
+/// The watchdog timeout systemd asks for (`WATCHDOG_USEC`, when
+/// `WATCHDOG_PID` is unset or names this process); `None` when off or zero.
+fn watchdog_timeout() -> Option<Duration> {
+    sd_notify::watchdog_enabled().filter(|d| !d.is_zero())
 }
 
 async fn wait_for_signal() {
@@ -291,7 +296,7 @@ async fn watchdog(state: web::Data<AppState>, every: Duration) {
             .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?));
         match tokio::time::timeout(every, probe).await {
             Ok(Ok(1)) => {
-                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
             }
             other => {
                 tracing::warn!(result = ?other.map(|r| r.map_err(|e| e.to_string())), "database did not answer; withholding watchdog ping")

@@ -532,6 +532,44 @@ mod tests {
         );
     }
 
+    fn keys(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
+        if let toml::Value::Table(t) = v {
+            for (k, v) in t {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                if v.is_table() {
+                    keys(&key, v, out);
+                } else {
+                    out.push(key);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn example_config_documents_every_key_with_its_default() {
+        let text = include_str!("../config/quant.example.toml");
+        let example: Config = toml::from_str(text).expect("example parses with no unknown keys");
+        assert_eq!(
+            example,
+            Config::default(),
+            "example values are the defaults"
+        );
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        keys("", &toml::from_str(text).unwrap(), &mut a);
+        keys(
+            "",
+            &toml::Value::try_from(Config::default()).unwrap(),
+            &mut b,
+        );
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "every key appears in config/quant.example.toml");
+    }
+
     #[test]
     fn toml_round_trips() {
         let c = Config::default();

@@ -177,9 +177,12 @@ impl<P: Policy + 'static> FromRequest for Authed<P> {
     }
 }
 
-/// The session cookie carrying `token`, valid for `ttl`.
-/// `HttpOnly`, `SameSite=Lax`, path `/`; `Secure` when `secure`.
-pub fn session_cookie(token: &str, ttl: std::time::Duration, secure: bool) -> Cookie<'static> {
+/// The session cookie carrying `token`, valid for `auth.session_ttl`.
+/// `HttpOnly`, `SameSite=Lax`, path `/`; `Secure` when people reach Quant
+/// over HTTPS (`server.public_url` starts with `https://`).
+pub fn session_cookie(token: &str, config: &crate::config::Config) -> Cookie<'static> {
+    let ttl = config.auth.session_ttl;
+    let secure = config.server.public_url.starts_with("https://");
     Cookie::build(SESSION_COOKIE, token.to_string())
         .path("/")
         .http_only(true)

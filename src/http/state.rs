@@ -71,7 +71,8 @@ impl AppState {
         let old = self.config();
         if old.log.level != new.log.level {
             match log.map(|h| h.set_level(&new.log.level)) {
-                Some(Ok(())) => tracing::info!(level = %new.log.level, "log level changed"),
+                // Not `level`: that key is the line's own severity in JSON logs.
+                Some(Ok(())) => tracing::info!(log_level = %new.log.level, "log level changed"),
                 Some(Err(e)) => tracing::error!(error = %e, "cannot change log level"),
                 None => {}
             }

@@ -263,3 +263,189 @@ pub fn serve(mut cmd: Command) -> Served {
     s.addr = v["addr"].as_str().unwrap().to_string();
     s
 }
+
+/// A response read from a raw HTTP/1.1 connection.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    pub status: u16,
+    /// Header names lower-cased, in order.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl RawResponse {
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body parsed as JSON (panics with the body when it is not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+}
+
+/// Parses a complete HTTP/1.1 response (head and body, identity or chunked).
+/// Fails when `raw` is not one.
+pub fn parse_response(raw: &[u8]) -> Result<RawResponse, String> {
+    let text = String::from_utf8_lossy(raw);
+    let (head, rest) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("no end of headers in {text:?}"))?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse::<u16>().ok())
+        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let body = if chunked {
+        let mut out = String::new();
+        let mut rest = rest;
+        loop {
+            let (size, after) = rest
+                .split_once("\r\n")
+                .ok_or_else(|| "truncated chunk size".to_string())?;
+            let n = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16)
+                .map_err(|e| format!("bad chunk size {size:?}: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            let chunk = after
+                .get(..n)
+                .ok_or_else(|| "truncated chunk".to_string())?;
+            out.push_str(chunk);
+            rest = after.get(n + 2..).unwrap_or("");
+        }
+        out
+    } else {
+        match headers.iter().find(|(k, _)| k == "content-length") {
+            Some((_, n)) => {
+                let n: usize = n.parse().map_err(|e| format!("bad content-length: {e}"))?;
+                rest.get(..n)
+                    .ok_or_else(|| format!("body shorter than {n} bytes: {rest:?}"))?
+                    .to_string()
+            }
+            None => rest.to_string(),
+        }
+    };
+    Ok(RawResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Reads from `stream` until the server closes it (send `Connection: close`)
+/// or 10 s pass, then parses the response. Fails on I/O errors, a timeout
+/// before any byte, or a malformed response.
+pub fn read_response(stream: &mut std::net::TcpStream) -> Result<RawResponse, String> {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) if raw.is_empty() => return Err(format!("read: {e}")),
+            Err(_) => break,
+        }
+    }
+    parse_response(&raw)
+}
+
+/// One HTTP/1.1 request on a fresh connection to `addr` (`host:port`) with
+/// `Connection: close`; `body` is sent as JSON when given. Panics on I/O errors.
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> RawResponse {
+    use std::io::Write;
+    let mut s =
+        std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    req.push_str("\r\n");
+    if let Some(b) = body {
+        req.push_str(b);
+    }
+    s.write_all(req.as_bytes())
+        .unwrap_or_else(|e| panic!("write to {addr}: {e}"));
+    read_response(&mut s).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// Runs `cmd` with `stdin` written to its standard input and waits (at most
+/// 60 s, then kills it and panics); returns the exit code (-1 when killed by a
+/// signal), stdout and stderr.
+pub fn run_with_stdin(cmd: &mut Command, stdin: &str) -> (i32, String, String) {
+    use std::io::{Read, Write};
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("quant spawns");
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_string();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(data.as_bytes());
+    });
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait for quant") {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let _ = writer.join();
+    (
+        status.code().unwrap_or(-1),
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    )
+}
+
+/// Runs `cmd` with empty standard input; see [`run_with_stdin`].
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
+    run_with_stdin(cmd, "")
+}

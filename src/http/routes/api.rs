@@ -18,8 +18,17 @@ use actix_web::{HttpRequest, HttpResponse, Resource, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(api_method_not_allowed))
+/// A resource at `path` whose other methods get a JSON 405 with an `Allow`
+/// header listing `allow`, the methods its routes accept (RFC 9110 §15.5.6).
+fn resource(path: &str, allow: &'static str) -> Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        let mut res = api_method_not_allowed().await;
+        res.headers_mut().insert(
+            actix_web::http::header::ALLOW,
+            actix_web::http::header::HeaderValue::from_static(allow),
+        );
+        res
+    }))
 }
 
 /// Registers `/api` and everything under it.
@@ -29,20 +38,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(crate::http::middleware::rate_limit))
             .service(
                 web::scope("/v1")
-                    .service(resource("/auth/login").route(web::post().to(login)))
-                    .service(resource("/auth/logout").route(web::post().to(logout)))
-                    .service(resource("/me").route(web::get().to(me)))
-                    .service(resource("/sessions").route(web::get().to(list_sessions)))
+                    .service(resource("/auth/login", "POST").route(web::post().to(login)))
+                    .service(resource("/auth/logout", "POST").route(web::post().to(logout)))
+                    .service(resource("/me", "GET").route(web::get().to(me)))
+                    .service(resource("/sessions", "GET").route(web::get().to(list_sessions)))
                     .service(
-                        resource("/sessions/revoke-all").route(web::post().to(revoke_all_sessions)),
+                        resource("/sessions/revoke-all", "POST")
+                            .route(web::post().to(revoke_all_sessions)),
                     )
-                    .service(resource("/sessions/{id}").route(web::delete().to(revoke_session)))
                     .service(
-                        resource("/tokens")
+                        resource("/sessions/{id}", "DELETE")
+                            .route(web::delete().to(revoke_session)),
+                    )
+                    .service(
+                        resource("/tokens", "GET, POST")
                             .route(web::get().to(list_tokens))
                             .route(web::post().to(create_token)),
                     )
-                    .service(resource("/tokens/{id}").route(web::delete().to(revoke_token)))
+                    .service(
+                        resource("/tokens/{id}", "DELETE").route(web::delete().to(revoke_token)),
+                    )
                     .default_service(web::to(api_not_found)),
             )
             .default_service(web::to(api_not_found)),
@@ -103,11 +118,7 @@ async fn login(
     let cfg = state.config();
     tracing::info!(user_id = %user.id, "login");
     Ok(HttpResponse::Ok()
-        .cookie(session_cookie(
-            token.expose_secret(),
-            cfg.auth.session_ttl,
-            false,
-        ))
+        .cookie(session_cookie(token.expose_secret(), &cfg))
         .insert_header(("Cache-Control", "no-store"))
         .json(LoginResponse {
             user: UserView::from(&user),
@@ -184,15 +195,38 @@ async fn revoke_session(
     who: Authed<AnyRole>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
-    let id = id.into_inner();
+    revoke(
+        &state,
+        scope_of(&who),
+        id.into_inner(),
+        repo::revoke_session,
+    )
+    .await
+}
+
+/// Signature shared by the repository's revoke functions.
+type RevokeFn = fn(
+    &rusqlite::Connection,
+    &str,
+    Option<&str>,
+    chrono::DateTime<chrono::Utc>,
+) -> Result<(), crate::db::DbError>;
+
+/// Revokes the session or token `id` (restricted to `user`'s own when given).
+/// 204; 404 for a non-UUID id or one that is not live and visible.
+async fn revoke(
+    state: &AppState,
+    user: Option<String>,
+    id: String,
+    f: RevokeFn,
+) -> Result<HttpResponse, HttpError> {
     if crate::domain::ids::parse_id(&id).is_none() {
         return Err(HttpError::NotFound);
     }
-    let user = scope_of(&who);
     let now = state.clock.now();
     state
         .db
-        .write(move |c| repo::revoke_session(c, &id, user.as_deref(), now))
+        .write(move |c| f(c, &id, user.as_deref(), now))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -269,15 +303,5 @@ async fn revoke_token(
     who: Authed<Staff>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
-    let id = id.into_inner();
-    if crate::domain::ids::parse_id(&id).is_none() {
-        return Err(HttpError::NotFound);
-    }
-    let user = scope_of(&who);
-    let now = state.clock.now();
-    state
-        .db
-        .write(move |c| repo::revoke_token(c, &id, user.as_deref(), now))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    revoke(&state, scope_of(&who), id.into_inner(), repo::revoke_token).await
 }

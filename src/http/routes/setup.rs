@@ -191,11 +191,7 @@ async fn setup_submit(
         "setup_done.html",
         context! { email => user.email },
     )?;
-    res.add_cookie(&session_cookie(
-        token.expose_secret(),
-        state.config().auth.session_ttl,
-        false,
-    ))
-    .map_err(|e| HttpError::Internal(e.to_string()))?;
+    res.add_cookie(&session_cookie(token.expose_secret(), &state.config()))
+        .map_err(|e| HttpError::Internal(e.to_string()))?;
     Ok(res)
 }
