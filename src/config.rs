@@ -32,6 +32,63 @@ pub struct Config {
     pub log: LogConfig,
     /// Per-IP API rate limit (reloadable).
     pub rate_limit: RateLimitConfig,
+    /// The business: time zone, tax, invoicing and follow-up rules, estimate defaults.
+    pub business: BusinessConfig,
+    /// Photos and signatures.
+    pub attachments: AttachmentsConfig,
+}
+
+/// `[business]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusinessConfig {
+    /// Shown on invoices and in the UI.
+    pub name: String,
+    /// IANA time zone for dates, schedules and reports (e.g. `America/Chicago`).
+    pub timezone: String,
+    /// Sales tax on invoices, in basis points (825 = 8.25 %).
+    pub tax_rate_bps: i64,
+    /// Days from issue to the invoice due date.
+    pub invoice_due_days: i64,
+    /// Days after completion that the customer follow-up is due.
+    pub follow_up_days: i64,
+    /// Convert new leads to a customer and a draft work order automatically.
+    pub auto_convert_leads: bool,
+    /// Job length assumed by the estimate when there is no history, in minutes.
+    pub default_job_minutes: i64,
+    /// Cost per labour hour assumed by the estimate when a technician has no rate, in cents.
+    pub default_hourly_cost_cents: i64,
+}
+
+/// `[attachments]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttachmentsConfig {
+    /// Largest photo or signature accepted, in bytes.
+    pub max_bytes: usize,
+}
+
+impl Default for BusinessConfig {
+    fn default() -> Self {
+        Self {
+            name: "My Business".into(),
+            timezone: "UTC".into(),
+            tax_rate_bps: 0,
+            invoice_due_days: 30,
+            follow_up_days: 7,
+            auto_convert_leads: false,
+            default_job_minutes: 120,
+            default_hourly_cost_cents: 5_500,
+        }
+    }
+}
+
+impl Default for AttachmentsConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes: 15 * 1024 * 1024,
+        }
+    }
 }
 
 /// `[server]`
@@ -446,6 +503,12 @@ impl Config {
         }
         if self.log.format != other.log.format {
             out.push("log.format");
+        }
+        if self.business != other.business {
+            out.push("business");
+        }
+        if self.attachments != other.attachments {
+            out.push("attachments");
         }
         out
     }

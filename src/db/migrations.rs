@@ -19,11 +19,18 @@ pub struct Migration {
 
 /// Every migration this binary knows, in order. Append only: never edit or
 /// reorder a migration that has shipped.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "core",
-    sql: include_str!("migrations/0001_core.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "core",
+        sql: include_str!("migrations/0001_core.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "business",
+        sql: include_str!("migrations/0002_business.sql"),
+    },
+];
 
 /// The highest version this binary knows.
 pub fn latest() -> i64 {

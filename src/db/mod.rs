@@ -11,7 +11,9 @@
 //! * **Migrations** are embedded, numbered and applied in order, each in its own
 //!   transaction (see [`migrations`]).
 
+pub mod audit;
 pub mod auth;
+pub mod customers;
 pub mod migrations;
 
 use r2d2_sqlite::SqliteConnectionManager;
@@ -28,6 +30,10 @@ pub enum DbError {
     /// A uniqueness or other constraint was violated (maps to 409).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A domain rule rejected the write inside the transaction (bad field →
+    /// 400, invalid state transition → 409).
+    #[error(transparent)]
+    Domain(#[from] crate::domain::DomainError),
     /// The row asked for does not exist (maps to 404).
     #[error("not found")]
     NotFound,

@@ -2,10 +2,16 @@
 //! every rule is testable on its own. Inputs are parsed into newtypes at the
 //! boundary ("parse, don't validate").
 
+/// Customers, contacts and customer search.
+pub mod customer;
 /// Public identifiers (UUIDv7 strings).
 pub mod ids;
+/// Money in integer cents, the one rounding rule, durations in minutes.
+pub mod money;
 /// Users, roles, e-mail addresses and password rules.
 pub mod user;
+/// Field validation collecting every problem at once.
+pub mod validate;
 
 use std::collections::BTreeMap;
 

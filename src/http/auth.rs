@@ -9,7 +9,7 @@ use crate::db::auth::{self as repo, UserRow};
 use crate::domain::user::Role;
 use crate::secret::hash_token;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use futures_util::future::LocalBoxFuture;
 use std::marker::PhantomData;
 
@@ -59,6 +59,8 @@ pub struct Authed<P: Policy> {
     pub user: UserRow,
     /// Session or token.
     pub via: AuthVia,
+    /// The request's id (for the audit log).
+    pub request_id: Option<String>,
     _policy: PhantomData<P>,
 }
 
@@ -66,6 +68,15 @@ impl<P: Policy> Authed<P> {
     /// Whether the user is the owner (who may act on everyone's records).
     pub fn is_owner(&self) -> bool {
         self.user.role == Role::Owner
+    }
+
+    /// The user as the audit log records them.
+    pub fn actor(&self) -> crate::db::audit::Actor {
+        crate::db::audit::Actor {
+            user_id: Some(self.user.id.clone()),
+            label: self.user.email.clone(),
+            request_id: self.request_id.clone(),
+        }
     }
 }
 
@@ -168,9 +179,14 @@ impl<P: Policy + 'static> FromRequest for Authed<P> {
                     user.role
                 )));
             }
+            let request_id = req
+                .extensions()
+                .get::<crate::http::middleware::RequestId>()
+                .map(|r| r.0.clone());
             Ok(Authed {
                 user,
                 via,
+                request_id,
                 _policy: PhantomData,
             })
         })

@@ -150,6 +150,7 @@ impl From<DbError> for HttpError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::NotFound => HttpError::NotFound,
+            DbError::Domain(d) => d.into(),
             DbError::Conflict(m) | DbError::Rejected(m) => HttpError::Conflict(m),
             other => HttpError::Internal(other.to_string()),
         }

@@ -18,3 +18,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     routes::setup::configure(cfg);
     routes::api::configure(cfg);
 }
+
+/// Parses an id from a URL path segment. An id that is not a UUID cannot
+/// exist, so it is answered like an unknown one: 404.
+pub fn path_id(raw: &str) -> Result<String, error::HttpError> {
+    crate::domain::ids::parse_id(raw)
+        .map(|u| u.to_string())
+        .ok_or(error::HttpError::NotFound)
+}

@@ -20,7 +20,7 @@ use serde_json::json;
 
 /// A resource at `path` whose other methods get a JSON 405 with an `Allow`
 /// header listing `allow`, the methods its routes accept (RFC 9110 §15.5.6).
-fn resource(path: &str, allow: &'static str) -> Resource {
+pub(crate) fn resource(path: &str, allow: &'static str) -> Resource {
     web::resource(path).default_service(web::to(move || async move {
         let mut res = api_method_not_allowed().await;
         res.headers_mut().insert(
@@ -58,6 +58,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .service(
                         resource("/tokens/{id}", "DELETE").route(web::delete().to(revoke_token)),
                     )
+                    .configure(super::customers::configure)
                     .default_service(web::to(api_not_found)),
             )
             .default_service(web::to(api_not_found)),

@@ -2,5 +2,6 @@
 //! `setup` (the first-run owner page), `api` (JSON API v1).
 
 pub mod api;
+pub mod customers;
 pub mod setup;
 pub mod system;

@@ -1,0 +1,250 @@
+//! `/api/v1/customers` and their contacts — owner and office staff only
+//! (technicians see a customer's name and address through their work orders).
+
+use super::api::resource;
+use crate::db::customers::{self as repo, CustomerFilter};
+use crate::domain::customer::{
+    ContactFields, ContactInput, CustomerFields, CustomerInput, fts_query,
+};
+use crate::domain::ids::new_id;
+use crate::http::auth::{Authed, Staff};
+use crate::http::error::HttpError;
+use crate::http::json::ValidJson;
+use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::http::path_id;
+use crate::http::state::AppState;
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+/// Registers the customer routes (relative to `/api/v1`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/customers", "GET, POST")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(
+        resource("/customers/{id}", "GET, PATCH, DELETE")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete)),
+    )
+    .service(
+        resource("/customers/{id}/contacts", "GET, POST")
+            .route(web::get().to(list_contacts))
+            .route(web::post().to(create_contact)),
+    )
+    .service(
+        resource("/customers/{id}/contacts/{contact_id}", "PATCH, DELETE")
+            .route(web::patch().to(update_contact))
+            .route(web::delete().to(delete_contact)),
+    );
+}
+
+/// Query of `GET /customers`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Search text (name, company, e-mail, phone, address, notes; prefix match).
+    pub q: Option<String>,
+    /// Only customers with this tag.
+    pub tag: Option<String>,
+    /// Page number.
+    pub page: Option<String>,
+    /// Page size.
+    pub limit: Option<String>,
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    _who: Authed<Staff>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, HttpError> {
+    let q = q.into_inner();
+    let page = Page::parse(&PageQuery {
+        page: q.page,
+        limit: q.limit,
+    })?;
+    if q.q.as_deref().is_some_and(|s| s.chars().count() > 200) {
+        return Err(
+            crate::domain::DomainError::field("q", "must be at most 200 characters").into(),
+        );
+    }
+    let text = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let fts = text.and_then(fts_query);
+    if text.is_some() && fts.is_none() {
+        // Only punctuation: nothing can match.
+        return Ok(
+            HttpResponse::Ok().json(Paginated::<crate::domain::customer::Customer>::new(
+                vec![],
+                page,
+                0,
+            )),
+        );
+    }
+    let filter = CustomerFilter {
+        fts,
+        tag: q.tag.filter(|t| !t.trim().is_empty()),
+    };
+    let (rows, total) = state
+        .db
+        .read(move |c| repo::list(c, &filter, page.limit.into(), page.offset()))
+        .await?;
+    Ok(HttpResponse::Ok().json(Paginated::new(rows, page, total)))
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    who: Authed<Staff>,
+    ValidJson(input): ValidJson<CustomerInput>,
+) -> Result<HttpResponse, HttpError> {
+    let fields = CustomerFields::merge(&CustomerFields::default(), input)?;
+    let now = state.clock.now();
+    let id = new_id(now).to_string();
+    let actor = who.actor();
+    let cust = state
+        .db
+        .write(move |c| repo::insert(c, &actor, &id, fields, now))
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/customers/{}", cust.id)))
+        .json(cust))
+}
+
+/// A customer with its contacts.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CustomerDetail {
+    #[serde(flatten)]
+    customer: crate::domain::customer::Customer,
+    contacts: Vec<crate::domain::customer::Contact>,
+}
+
+async fn get(
+    state: web::Data<AppState>,
+    _who: Authed<Staff>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let id = path_id(&id)?;
+    let detail = state
+        .db
+        .read(move |c| {
+            let customer = repo::get(c, &id)?.ok_or(crate::db::DbError::NotFound)?;
+            let contacts = repo::contacts(c, &id)?;
+            Ok(CustomerDetail { customer, contacts })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(detail))
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    who: Authed<Staff>,
+    id: web::Path<String>,
+    ValidJson(input): ValidJson<CustomerInput>,
+) -> Result<HttpResponse, HttpError> {
+    let id = path_id(&id)?;
+    let now = state.clock.now();
+    let actor = who.actor();
+    let cust = state
+        .db
+        .write(move |c| {
+            repo::update(c, &actor, &id, now, |cur| {
+                CustomerFields::merge(cur, input).map_err(crate::db::DbError::from)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(cust))
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    who: Authed<Staff>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let id = path_id(&id)?;
+    let now = state.clock.now();
+    let actor = who.actor();
+    state
+        .db
+        .write(move |c| repo::delete(c, &actor, &id, now))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn list_contacts(
+    state: web::Data<AppState>,
+    _who: Authed<Staff>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let id = path_id(&id)?;
+    let rows = state
+        .db
+        .read(move |c| {
+            repo::get(c, &id)?.ok_or(crate::db::DbError::NotFound)?;
+            repo::contacts(c, &id)
+        })
+        .await?;
+    let total = rows.len() as i64;
+    Ok(HttpResponse::Ok().json(Paginated::new(
+        rows,
+        Page {
+            page: 1,
+            limit: 200,
+        },
+        total,
+    )))
+}
+
+async fn create_contact(
+    state: web::Data<AppState>,
+    who: Authed<Staff>,
+    id: web::Path<String>,
+    ValidJson(input): ValidJson<ContactInput>,
+) -> Result<HttpResponse, HttpError> {
+    let customer_id = path_id(&id)?;
+    let fields = ContactFields::merge(&ContactFields::default(), input)?;
+    let now = state.clock.now();
+    let id = new_id(now).to_string();
+    let actor = who.actor();
+    let contact = state
+        .db
+        .write(move |c| repo::insert_contact(c, &actor, &customer_id, &id, fields, now))
+        .await?;
+    Ok(HttpResponse::Created().json(contact))
+}
+
+async fn update_contact(
+    state: web::Data<AppState>,
+    who: Authed<Staff>,
+    path: web::Path<(String, String)>,
+    ValidJson(input): ValidJson<ContactInput>,
+) -> Result<HttpResponse, HttpError> {
+    let (customer_id, id) = (path_id(&path.0)?, path_id(&path.1)?);
+    let now = state.clock.now();
+    let actor = who.actor();
+    let contact = state
+        .db
+        .write(move |c| {
+            repo::update_contact(c, &actor, &customer_id, &id, now, |cur| {
+                ContactFields::merge(cur, input).map_err(crate::db::DbError::from)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(contact))
+}
+
+async fn delete_contact(
+    state: web::Data<AppState>,
+    who: Authed<Staff>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, HttpError> {
+    let (customer_id, id) = (path_id(&path.0)?, path_id(&path.1)?);
+    let now = state.clock.now();
+    let actor = who.actor();
+    state
+        .db
+        .write(move |c| repo::delete_contact(c, &actor, &customer_id, &id, now))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
