@@ -124,6 +124,7 @@ impl App {
             max_body_bytes: config.server.max_body_bytes,
             config: RwLock::new(config.clone()),
             templates,
+            blobs: crate::blobs::Blobs::new(config.database.data_dir.join("blobs")),
             version: VERSION,
         });
 

@@ -8,6 +8,8 @@
 pub mod accounts;
 /// `App::build(Config)`: wires the adapters together and runs the HTTP server.
 pub mod app;
+/// Content-addressed, fsynced file store for photos, signatures and thumbnails.
+pub mod blobs;
 /// Command-line interface (clap derive); every flag is also settable by `QUANT_*` env.
 pub mod cli;
 /// Injectable clock: the only source of "now" in the program.
@@ -20,6 +22,8 @@ pub mod db;
 pub mod domain;
 /// actix-web adapter: state, errors, auth guard, routes, middleware.
 pub mod http;
+/// Image checks by content (JPEG/PNG/WebP), decode limits and thumbnails.
+pub mod media;
 /// Metrics registry and process/database gauges exported on `/metrics`.
 pub mod monitor;
 /// Secrets that cannot be printed, and token generation/hashing.

@@ -27,6 +27,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// `None` when the API rate limit is off.
     pub api_limiter: RwLock<Option<Arc<ApiLimiter>>>,
+    /// Photo and signature files.
+    pub blobs: crate::blobs::Blobs,
     /// Templates for the HTML pages.
     pub templates: super::templates::Templates,
     /// This build's version.

@@ -2,6 +2,7 @@
 //! `setup` (the first-run owner page), `api` (JSON API v1).
 
 pub mod api;
+pub mod attachments;
 pub mod customers;
 pub mod setup;
 pub mod system;
