@@ -150,15 +150,19 @@ impl App {
             .map_err(|e| AppError::Io(e.to_string()))?;
 
         let data = state.clone();
-        let mut server = HttpServer::new(move || {
-            actix_web::App::new()
-                .app_data(data.clone())
-                .app_data(web::PayloadConfig::new(data.max_body_bytes))
-                .configure(crate::http::configure)
-                .wrap(from_fn(crate::http::middleware::observe))
-        })
-        .disable_signals()
-        .shutdown_timeout(config.server.shutdown_timeout.as_secs().max(1));
+        let mut server =
+            HttpServer::new(move || {
+                actix_web::App::new()
+                    .app_data(data.clone())
+                    .app_data(web::PayloadConfig::new(data.max_body_bytes))
+                    .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                        crate::http::json::query_error(&e.to_string()).into()
+                    }))
+                    .configure(crate::http::configure)
+                    .wrap(from_fn(crate::http::middleware::observe))
+            })
+            .disable_signals()
+            .shutdown_timeout(config.server.shutdown_timeout.as_secs().max(1));
         if config.server.workers > 0 {
             server = server.workers(config.server.workers);
         }

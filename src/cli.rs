@@ -45,6 +45,12 @@ pub enum Command {
         #[arg(long, env = "QUANT_LISTEN", value_name = "ADDR:PORT")]
         listen: Option<SocketAddr>,
     },
+    /// Run Quant seeded with a demo business (data in ./demo-data unless --data is given).
+    Demo {
+        /// Address to listen on (overrides server.listen).
+        #[arg(long, env = "QUANT_LISTEN", value_name = "ADDR:PORT")]
+        listen: Option<SocketAddr>,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Validate the configuration and print the values in force.
@@ -143,13 +149,17 @@ pub fn run(cli: Cli) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let listen = match &cli.command {
-        Command::Serve { listen } => *listen,
+        Command::Serve { listen } | Command::Demo { listen } => *listen,
         _ => None,
+    };
+    let data = match (&cli.command, &cli.data) {
+        (Command::Demo { .. }, None) => Some(PathBuf::from("./demo-data")),
+        (_, d) => d.clone(),
     };
     let loader = match ConfigLoader::new(
         cli.config.as_deref(),
         CliOverrides {
-            data_dir: cli.data.clone(),
+            data_dir: data,
             listen,
         },
     ) {
@@ -177,7 +187,7 @@ pub fn run(cli: Cli) -> ExitCode {
         print!("{}", config.to_toml());
         return ExitCode::SUCCESS;
     }
-    let sink = if matches!(cli.command, Command::Serve { .. }) {
+    let sink = if matches!(cli.command, Command::Serve { .. } | Command::Demo { .. }) {
         Sink::Stdout
     } else {
         Sink::Stderr
@@ -273,6 +283,61 @@ async fn dispatch(
                 },
             )
             .await?;
+            app.run_until_signalled().await?;
+            Ok(())
+        }
+        Command::Demo { .. } => {
+            let mut config = config;
+            crate::demo::apply_business(&mut config);
+            let started = std::time::Instant::now();
+            {
+                let db = open_db(&config, clock.clone()).await?;
+                if let Some(s) = crate::demo::seed_if_empty(&db, &clock, &config).await? {
+                    println!(
+                        "Seeded the demo business in {:.1} s: {} customers, {} work orders, {} invoices, {} payments, {} leads, {} overdue follow-ups.",
+                        started.elapsed().as_secs_f64(),
+                        s.customers,
+                        s.work_orders,
+                        s.invoices,
+                        s.payments,
+                        s.leads,
+                        s.overdue_follow_ups
+                    );
+                }
+            }
+            let app = App::build_with(
+                config.clone(),
+                AppOptions {
+                    clock: clock.clone(),
+                    loader: None,
+                    log,
+                    socket_activation: false,
+                    print_setup_link: false,
+                },
+            )
+            .await?;
+            let url = format!("http://{}", app.addr());
+            println!(
+                "\nQuant demo \u{2014} {} \u{2014} is running at {url}/",
+                config.business.name
+            );
+            println!(
+                "Data: {}  (delete it to start over)",
+                config.database.data_dir.display()
+            );
+            println!("Logins (password for all: {}):", crate::demo::DEMO_PASSWORD);
+            println!("  owner       owner@northside.example");
+            println!(
+                "  office      paula@northside.example, ben@northside.example, keisha@northside.example"
+            );
+            println!(
+                "  technician  marco@northside.example, dana@northside.example, hannah@northside.example, … (8 in all)"
+            );
+            println!(
+                "API example:  curl -c c.txt -H 'Content-Type: application/json' -d '{{\"email\":\"owner@northside.example\",\"password\":\"{}\"}}' {url}/api/v1/auth/login",
+                crate::demo::DEMO_PASSWORD
+            );
+            println!("Press Ctrl-C to stop.");
             app.run_until_signalled().await?;
             Ok(())
         }

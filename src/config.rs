@@ -480,7 +480,59 @@ impl Config {
             1,
             100_000,
         );
+        let b = &self.business;
+        if b.name.trim().is_empty() || b.name.chars().count() > 200 {
+            v.push(ConfigIssue {
+                key: "business.name".into(),
+                message: "must be 1 to 200 characters".into(),
+            });
+        }
+        if b.timezone.parse::<chrono_tz::Tz>().is_err() {
+            v.push(ConfigIssue {
+                key: "business.timezone".into(),
+                message: format!(
+                    "`{}` is not an IANA time zone (e.g. America/Chicago, Europe/London, UTC)",
+                    b.timezone
+                ),
+            });
+        }
+        check(&mut v, "business.tax_rate_bps", b.tax_rate_bps, 0, 10_000);
+        check(
+            &mut v,
+            "business.invoice_due_days",
+            b.invoice_due_days,
+            0,
+            365,
+        );
+        check(&mut v, "business.follow_up_days", b.follow_up_days, 1, 365);
+        check(
+            &mut v,
+            "business.default_job_minutes",
+            b.default_job_minutes,
+            1,
+            24 * 60,
+        );
+        check(
+            &mut v,
+            "business.default_hourly_cost_cents",
+            b.default_hourly_cost_cents,
+            0,
+            1_000_000,
+        );
+        check(
+            &mut v,
+            "attachments.max_bytes",
+            self.attachments.max_bytes,
+            1024,
+            100 << 20,
+        );
         v
+    }
+
+    /// The business time zone (UTC if it somehow does not parse; validation
+    /// prevents that).
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.business.timezone.parse().unwrap_or(chrono_tz::UTC)
     }
 
     /// The path of the SQLite database file inside the state directory.
@@ -580,6 +632,25 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         assert!(Config::default().validate().is_empty());
+    }
+
+    #[test]
+    fn business_keys_are_validated() {
+        let mut c = Config::default();
+        c.business.timezone = "Mars/Olympus".into();
+        c.business.tax_rate_bps = 20_000;
+        c.business.follow_up_days = 0;
+        let keys: Vec<_> = c.validate().into_iter().map(|i| i.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "business.timezone",
+                "business.tax_rate_bps",
+                "business.follow_up_days"
+            ]
+        );
+        c.business.timezone = "America/Chicago".into();
+        assert_eq!(c.timezone(), chrono_tz::America::Chicago);
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub mod clock;
 pub mod config;
 /// SQLite adapter: pragmas, single group-commit writer, read pool, migrations, repositories.
 pub mod db;
+/// `quant demo`: seeds a believable trade business.
+pub mod demo;
 /// Pure domain types and rules (no actix, no rusqlite).
 pub mod domain;
 /// actix-web adapter: state, errors, auth guard, routes, middleware.

@@ -460,3 +460,18 @@ async fn contacts_crud_and_audit_trail() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_query_parameters_get_the_standard_error_body() {
+    let (app, c) = staff_app().await;
+    let r = c
+        .get(app.url("/api/v1/customers?sort=name"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "validation_failed", "{v}");
+    assert_eq!(v["error"]["fields"]["sort"], "unknown parameter");
+    app.stop().await;
+}

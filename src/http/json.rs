@@ -71,10 +71,43 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
 /// Deserialises `bytes` as `T`, mapping errors to a 400 naming the field.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(path_error)?;
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        // serde reports some type mismatches (a number where an enum is
+        // expected) as syntax errors; if the body is valid JSON, it is a field problem.
+        let field_level = (e.inner().is_syntax() || e.inner().is_eof())
+            && e.path().to_string() != "."
+            && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
+        if field_level {
+            let path = e.path().to_string();
+            let mut fields = FieldErrors::new();
+            fields.insert(path, "has the wrong type or value".into());
+            return HttpError::Validation {
+                message: "some fields are invalid".into(),
+                fields,
+            };
+        }
+        path_error(e)
+    })?;
     de.end()
         .map_err(|e| HttpError::BadRequest(format!("malformed JSON: {e}")))?;
     Ok(value)
+}
+
+/// Maps a query-string deserialisation error (actix `web::Query`) to the
+/// standard 400 body, naming the parameter where serde says which.
+pub fn query_error(message: &str) -> HttpError {
+    let mut fields = FieldErrors::new();
+    if let Some(name) = quoted_after(message, "unknown field `") {
+        fields.insert(name, "unknown parameter".into());
+    } else if let Some(name) = quoted_after(message, "missing field `") {
+        fields.insert(name, "is required".into());
+    } else {
+        return HttpError::BadRequest(format!("invalid query string: {message}"));
+    }
+    HttpError::Validation {
+        message: "invalid query parameters".into(),
+        fields,
+    }
 }
 
 fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> HttpError {
@@ -114,7 +147,7 @@ fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> HttpError {
 }
 
 fn quoted_after(msg: &str, prefix: &str) -> Option<String> {
-    let rest = msg.strip_prefix(prefix)?;
+    let rest = &msg[msg.find(prefix)? + prefix.len()..];
     Some(rest.split('`').next()?.to_string())
 }
 
@@ -149,6 +182,38 @@ mod tests {
             f.get("maxItems").unwrap().contains("invalid value"),
             "{f:?}"
         );
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct WithEnum {
+        kind: Kind,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Kind {
+        A,
+    }
+
+    #[test]
+    fn wrong_type_for_an_enum_names_the_field() {
+        let f = fields(parse::<WithEnum>(br#"{"kind": 1}"#).unwrap_err());
+        assert!(f.contains_key("kind"), "{f:?}");
+        let f = fields(parse::<WithEnum>(br#"{"kind": "b"}"#).unwrap_err());
+        assert!(f["kind"].contains("unknown variant"), "{f:?}");
+    }
+
+    #[test]
+    fn query_errors_name_the_parameter() {
+        assert!(
+            matches!(query_error("unknown field `sort`, expected `q`"), HttpError::Validation { fields, .. } if fields.contains_key("sort"))
+        );
+        assert!(matches!(
+            query_error("invalid digit"),
+            HttpError::BadRequest(_)
+        ));
     }
 
     #[test]
