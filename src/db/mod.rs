@@ -14,6 +14,8 @@
 pub mod audit;
 pub mod auth;
 pub mod customers;
+pub mod employees;
+pub mod equipment;
 pub mod migrations;
 
 use r2d2_sqlite::SqliteConnectionManager;

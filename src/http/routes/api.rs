@@ -59,6 +59,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         resource("/tokens/{id}", "DELETE").route(web::delete().to(revoke_token)),
                     )
                     .configure(super::customers::configure)
+                    .configure(super::employees::configure)
+                    .configure(super::equipment::configure)
                     .default_service(web::to(api_not_found)),
             )
             .default_service(web::to(api_not_found)),

@@ -3,5 +3,7 @@
 
 pub mod api;
 pub mod customers;
+pub mod employees;
+pub mod equipment;
 pub mod setup;
 pub mod system;
