@@ -15,6 +15,8 @@ pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod customers;
+pub mod employees;
+pub mod equipment;
 pub mod migrations;
 
 use r2d2_sqlite::SqliteConnectionManager;

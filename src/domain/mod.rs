@@ -4,6 +4,10 @@
 
 /// Customers, contacts and customer search.
 pub mod customer;
+/// Employees: trade, skills, hourly cost rate, linked user.
+pub mod employee;
+/// Equipment (status, hourly cost, maintenance) and loadouts.
+pub mod equipment;
 /// Public identifiers (UUIDv7 strings).
 pub mod ids;
 /// Money in integer cents, the one rounding rule, durations in minutes.

@@ -59,6 +59,16 @@ impl AppState {
             .clone()
     }
 
+    /// Today's date in the business time zone.
+    pub fn today(&self) -> chrono::NaiveDate {
+        let tz = self
+            .config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .timezone();
+        self.clock.now().with_timezone(&tz).date_naive()
+    }
+
     /// The current API limiter, if any.
     pub fn limiter(&self) -> Option<Arc<ApiLimiter>> {
         self.api_limiter

@@ -60,6 +60,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     )
                     .configure(super::customers::configure)
                     .configure(super::attachments::configure)
+                    .configure(super::employees::configure)
+                    .configure(super::equipment::configure)
                     .default_service(web::to(api_not_found)),
             )
             .default_service(web::to(api_not_found)),

@@ -4,5 +4,7 @@
 pub mod api;
 pub mod attachments;
 pub mod customers;
+pub mod employees;
+pub mod equipment;
 pub mod setup;
 pub mod system;
