@@ -14,6 +14,9 @@
 pub mod audit;
 pub mod auth;
 pub mod customers;
+pub mod follow_ups;
+pub mod invoices;
+pub mod leads;
 pub mod migrations;
 
 use r2d2_sqlite::SqliteConnectionManager;

@@ -59,6 +59,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         resource("/tokens/{id}", "DELETE").route(web::delete().to(revoke_token)),
                     )
                     .configure(super::customers::configure)
+                    .configure(super::invoices::configure)
+                    .configure(super::follow_ups::configure)
+                    .configure(super::leads::configure)
+                    .configure(super::audit::configure)
                     .default_service(web::to(api_not_found)),
             )
             .default_service(web::to(api_not_found)),

@@ -2,6 +2,10 @@
 //! `setup` (the first-run owner page), `api` (JSON API v1).
 
 pub mod api;
+pub mod audit;
 pub mod customers;
+pub mod follow_ups;
+pub mod invoices;
+pub mod leads;
 pub mod setup;
 pub mod system;
