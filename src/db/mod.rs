@@ -17,6 +17,9 @@ pub mod auth;
 pub mod customers;
 pub mod employees;
 pub mod equipment;
+pub mod follow_ups;
+pub mod invoices;
+pub mod leads;
 pub mod migrations;
 
 use r2d2_sqlite::SqliteConnectionManager;

@@ -2,14 +2,20 @@
 //! every rule is testable on its own. Inputs are parsed into newtypes at the
 //! boundary ("parse, don't validate").
 
+/// Invoices and payments: the invoice status machine and payment rules.
+pub mod billing;
 /// Customers, contacts and customer search.
 pub mod customer;
 /// Employees: trade, skills, hourly cost rate, linked user.
 pub mod employee;
 /// Equipment (status, hourly cost, maintenance) and loadouts.
 pub mod equipment;
+/// Customer follow-ups and their statuses.
+pub mod follow_up;
 /// Public identifiers (UUIDv7 strings).
 pub mod ids;
+/// Leads: intake, status rules, conversion.
+pub mod lead;
 /// Money in integer cents, the one rounding rule, durations in minutes.
 pub mod money;
 /// Users, roles, e-mail addresses and password rules.

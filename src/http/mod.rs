@@ -6,6 +6,7 @@ pub mod error;
 pub mod json;
 pub mod middleware;
 pub mod pagination;
+pub mod query;
 pub mod routes;
 pub mod state;
 pub mod templates;

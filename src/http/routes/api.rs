@@ -62,6 +62,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .configure(super::attachments::configure)
                     .configure(super::employees::configure)
                     .configure(super::equipment::configure)
+                    .configure(super::invoices::configure)
+                    .configure(super::follow_ups::configure)
+                    .configure(super::leads::configure)
+                    .configure(super::audit::configure)
                     .default_service(web::to(api_not_found)),
             )
             .default_service(web::to(api_not_found)),

@@ -16,7 +16,6 @@ use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::http::path_id;
 use crate::http::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::NaiveDate;
 use serde::Deserialize;
 
 /// Registers the equipment and loadout routes (relative to `/api/v1`).
@@ -43,12 +42,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(update_loadout))
             .route(web::delete().to(delete_loadout)),
     );
-}
-
-/// Today in the business's time zone (`[business] timezone`; UTC when the
-/// configured name is not a known IANA zone).
-pub(crate) fn business_today(state: &AppState) -> NaiveDate {
-    state.today()
 }
 
 /// Query of `GET /equipment`.
@@ -96,7 +89,7 @@ async fn list(
         kind: text_param(&mut errors, "type", q.kind, 100),
         q: text_param(&mut errors, "q", q.q, 200),
         maintenance_due: bool_param(&mut errors, "maintenanceDue", q.maintenance_due),
-        today: business_today(&state),
+        today: state.today(),
     };
     finish(errors)?;
     let (rows, total) = state

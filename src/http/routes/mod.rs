@@ -3,8 +3,12 @@
 
 pub mod api;
 pub mod attachments;
+pub mod audit;
 pub mod customers;
 pub mod employees;
 pub mod equipment;
+pub mod follow_ups;
+pub mod invoices;
+pub mod leads;
 pub mod setup;
 pub mod system;
