@@ -480,7 +480,19 @@ impl Config {
             1,
             100_000,
         );
+        if self.business.timezone.parse::<chrono_tz::Tz>().is_err() {
+            v.push(ConfigIssue {
+                key: "business.timezone".into(),
+                message: "must be an IANA time zone such as America/Chicago".into(),
+            });
+        }
         v
+    }
+
+    /// The business's time zone (`business.timezone`); UTC when the name is
+    /// not a known IANA zone.
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.business.timezone.parse().unwrap_or(chrono_tz::UTC)
     }
 
     /// The path of the SQLite database file inside the state directory.

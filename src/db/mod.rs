@@ -15,6 +15,7 @@ pub mod audit;
 pub mod auth;
 pub mod customers;
 pub mod migrations;
+pub mod work_orders;
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, ErrorCode};

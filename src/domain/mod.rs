@@ -6,12 +6,16 @@
 pub mod customer;
 /// Public identifiers (UUIDv7 strings).
 pub mod ids;
+/// Invoice arithmetic: lines, subtotal, tax, total.
+pub mod invoice;
 /// Money in integer cents, the one rounding rule, durations in minutes.
 pub mod money;
 /// Users, roles, e-mail addresses and password rules.
 pub mod user;
 /// Field validation collecting every problem at once.
 pub mod validate;
+/// Work orders: state machine, editable fields, booking windows, API view.
+pub mod work_order;
 
 use std::collections::BTreeMap;
 

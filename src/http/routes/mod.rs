@@ -5,3 +5,4 @@ pub mod api;
 pub mod customers;
 pub mod setup;
 pub mod system;
+pub mod work_orders;
