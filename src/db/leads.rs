@@ -12,7 +12,7 @@ use crate::domain::lead::{Lead, LeadFields, LeadStatus, Urgency};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Row, params};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const COLS: &str = "id, name, phone, email, service_type, description, urgency, source, status,
     customer_id, work_order_id, lost_reason, created_at, updated_at";
@@ -310,10 +310,8 @@ pub fn convert(
     })
 }
 
-/// Inserts a minimal draft work order numbered from the gap-free
-/// `work_order` counter, with its audit record. Returns its id and number.
-/// Stand-in for the shared `db::work_orders::insert`, which replaces it
-/// after the branches are merged.
+/// Creates the draft work order for a converted lead through the shared
+/// work-order insert (numbering, validation, audit). Returns (id, number).
 fn insert_draft_work_order(
     c: &Connection,
     actor: &Actor,
@@ -323,43 +321,18 @@ fn insert_draft_work_order(
     description: &str,
     priority: &str,
 ) -> Result<(String, i64), DbError> {
-    let number = audit::next_number(c, "work_order")?;
-    let id = new_id(now).to_string();
-    let ts = format_ts(now);
-    c.execute(
-        "INSERT INTO work_orders (id, number, customer_id, service_type, status, priority,
-            job_description, created_by, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, 'draft', ?5, ?6, ?7, ?8, ?8)",
-        params![
-            id,
-            number,
-            customer_id,
-            service_type,
-            priority,
-            description,
-            actor.user_id,
-            ts
-        ],
-    )?;
-    audit::record(
-        c,
-        actor,
-        now,
-        Change {
-            entity: "work_order",
-            entity_id: &id,
-            action: "create",
-            before: &Value::Null,
-            after: &json!({
-                "id": id,
-                "workOrderNumber": work_order_number(number),
-                "customerId": customer_id,
-                "serviceType": service_type,
-                "status": "draft",
-                "priorityLevel": priority,
-                "jobDescription": description,
-            }),
+    use crate::domain::work_order::{Priority, WorkOrderFields};
+    let new = crate::db::work_orders::NewWorkOrder {
+        fields: WorkOrderFields {
+            customer_id: customer_id.to_string(),
+            service_type: service_type.to_string(),
+            job_description: description.to_string(),
+            priority: Priority::parse(priority).unwrap_or_default(),
+            ..WorkOrderFields::default()
         },
-    )?;
-    Ok((id, number))
+        ..Default::default()
+    };
+    let id = new_id(now).to_string();
+    let wo = crate::db::work_orders::insert(c, actor, now, &id, &new)?;
+    Ok((wo.id, wo.number))
 }

@@ -21,6 +21,7 @@ pub mod follow_ups;
 pub mod invoices;
 pub mod leads;
 pub mod migrations;
+pub mod work_orders;
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, ErrorCode};

@@ -14,6 +14,8 @@ pub mod equipment;
 pub mod follow_up;
 /// Public identifiers (UUIDv7 strings).
 pub mod ids;
+/// Invoice arithmetic: lines, subtotal, tax, total.
+pub mod invoice;
 /// Leads: intake, status rules, conversion.
 pub mod lead;
 /// Money in integer cents, the one rounding rule, durations in minutes.
@@ -22,6 +24,8 @@ pub mod money;
 pub mod user;
 /// Field validation collecting every problem at once.
 pub mod validate;
+/// Work orders: state machine, editable fields, booking windows, API view.
+pub mod work_order;
 
 use std::collections::BTreeMap;
 

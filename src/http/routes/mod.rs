@@ -12,3 +12,4 @@ pub mod invoices;
 pub mod leads;
 pub mod setup;
 pub mod system;
+pub mod work_orders;

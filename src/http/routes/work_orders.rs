@@ -1,0 +1,389 @@
+//! `/api/v1/work-orders`: create, list, read and edit work orders, and the
+//! transitions `schedule`, `start`, `complete` (which also writes the invoice
+//! and the follow-up) and `cancel`. Owner and office staff may do everything;
+//! a technician sees, starts and completes only the work orders assigned to
+//! them (403 otherwise). There is no DELETE (405): cancel instead.
+
+use super::api::resource;
+use crate::db::DbError;
+use crate::db::work_orders::{
+    self as repo, Billing, InvoiceSummary, NewWorkOrder, WorkOrderFilter,
+};
+use crate::domain::DomainError;
+use crate::domain::ids::{new_id, parse_id};
+use crate::domain::money::Minutes;
+use crate::domain::user::Role;
+use crate::domain::validate::Check;
+use crate::domain::work_order::{
+    CancelInput, CompleteInput, ScheduleInput, StartInput, Status, WorkOrder, WorkOrderFields,
+    WorkOrderInput,
+};
+use crate::http::auth::{AnyRole, Authed, Policy, Staff};
+use crate::http::error::HttpError;
+use crate::http::json::ValidJson;
+use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::http::path_id;
+use crate::http::state::AppState;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// Registers the work order routes (relative to `/api/v1`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/work-orders", "GET, POST")
+            .app_data(web::QueryConfig::default().error_handler(query_error))
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(
+        resource("/work-orders/{id}", "GET, PATCH")
+            .route(web::get().to(get))
+            .route(web::patch().to(update)),
+    )
+    .service(resource("/work-orders/{id}/schedule", "POST").route(web::post().to(schedule)))
+    .service(resource("/work-orders/{id}/start", "POST").route(web::post().to(start)))
+    .service(resource("/work-orders/{id}/complete", "POST").route(web::post().to(complete)))
+    .service(resource("/work-orders/{id}/cancel", "POST").route(web::post().to(cancel)));
+}
+
+/// Turns a query string serde refused (an unknown or repeated parameter)
+/// into a JSON 400 naming the parameter.
+fn query_error(err: actix_web::error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let msg = err.to_string();
+    let quoted = |prefix: &str| {
+        let rest = &msg[msg.find(prefix)? + prefix.len()..];
+        Some(rest.split('`').next()?.to_string())
+    };
+    let mut fields = crate::domain::FieldErrors::new();
+    if let Some(name) = quoted("unknown field `") {
+        fields.insert(name, "unknown parameter".into());
+    } else if let Some(name) = quoted("duplicate field `") {
+        fields.insert(name, "must be given once".into());
+    } else {
+        return HttpError::BadRequest(format!("invalid query string: {msg}")).into();
+    }
+    HttpError::Validation {
+        message: "invalid query parameters".into(),
+        fields,
+    }
+    .into()
+}
+
+/// A JSON body that may be left out entirely (no `Content-Type` and no
+/// content): then `T::default()`; otherwise exactly like [`ValidJson`].
+struct OptionalJson<T>(T);
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
+    type Error = HttpError;
+    type Future = LocalBoxFuture<'static, Result<Self, HttpError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
+        let h = req.headers();
+        let no_body = !h.contains_key(CONTENT_TYPE)
+            && !h.contains_key(TRANSFER_ENCODING)
+            && h.get(CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .is_none_or(|v| v.trim() == "0");
+        if no_body {
+            return Box::pin(async { Ok(OptionalJson(T::default())) });
+        }
+        let body = ValidJson::<T>::from_request(req, payload);
+        Box::pin(async move { body.await.map(|ValidJson(v)| OptionalJson(v)) })
+    }
+}
+
+/// The caller's user id when they are a technician (whose access is limited
+/// to work orders assigned to them), `None` for owner and office staff.
+fn technician<P: Policy>(who: &Authed<P>) -> Option<String> {
+    (who.user.role == Role::Technician).then(|| who.user.id.clone())
+}
+
+fn not_yours() -> HttpError {
+    HttpError::Forbidden("this work order is not assigned to you".into())
+}
+
+/// Query of `GET /work-orders`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// One status or a comma-separated list.
+    pub status: Option<String>,
+    /// Only this customer's.
+    pub customer_id: Option<String>,
+    /// Only this technician's.
+    pub assigned_employee_id: Option<String>,
+    /// Scheduled on or after (YYYY-MM-DD).
+    pub from: Option<String>,
+    /// Scheduled on or before (YYYY-MM-DD).
+    pub to: Option<String>,
+    /// Number (`WO-000123`, `123`), service type, description or customer name.
+    pub q: Option<String>,
+    /// Page number.
+    pub page: Option<String>,
+    /// Page size.
+    pub limit: Option<String>,
+}
+
+impl ListQuery {
+    /// The filter it asks for. Fails with a 400 naming every bad parameter.
+    fn filter(self) -> Result<WorkOrderFilter, DomainError> {
+        let mut c = Check::new();
+        let mut statuses = Vec::new();
+        for part in self.status.as_deref().unwrap_or("").split(',') {
+            let part = part.trim();
+            if part.is_empty() {
+                continue;
+            }
+            match Status::parse(part) {
+                Some(s) if !statuses.contains(&s) => statuses.push(s),
+                Some(_) => {}
+                None => c.fail(
+                    "status",
+                    "must be draft, scheduled, in_progress, completed or cancelled (or a comma-separated list of them)",
+                ),
+            }
+        }
+        let mut id = |field: &str, v: Option<String>| {
+            let v = v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())?;
+            match parse_id(&v) {
+                Some(u) => Some(u.to_string()),
+                None => {
+                    c.fail(field, "must be an id");
+                    None
+                }
+            }
+        };
+        let customer_id = id("customer_id", self.customer_id);
+        let assigned_employee_id = id("assigned_employee_id", self.assigned_employee_id);
+        let blank = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        let from = c.date_opt("from", blank(self.from).as_deref());
+        let to = c.date_opt("to", blank(self.to).as_deref());
+        if let (Some(f), Some(t)) = (from, to)
+            && t < f
+        {
+            c.fail("to", "must not be before from");
+        }
+        let q = blank(self.q).map(|q| q.trim().to_string());
+        if q.as_deref().is_some_and(|q| q.chars().count() > 200) {
+            c.fail("q", "must be at most 200 characters");
+        }
+        c.finish()?;
+        let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+        Ok(WorkOrderFilter {
+            statuses,
+            customer_id,
+            assigned_employee_id,
+            technician_user_id: None,
+            from: from.map(day),
+            to: to.map(day),
+            q,
+        })
+    }
+}
+
+/// `GET /work-orders`: newest first; technicians see only their own.
+#[tracing::instrument(skip_all)]
+async fn list(
+    state: web::Data<AppState>,
+    who: Authed<AnyRole>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, HttpError> {
+    let q = q.into_inner();
+    let page = Page::parse(&PageQuery {
+        page: q.page.clone(),
+        limit: q.limit.clone(),
+    })?;
+    let mut filter = q.filter()?;
+    filter.technician_user_id = technician(&who);
+    let (rows, total) = state
+        .db
+        .read(move |c| repo::list(c, &filter, page.limit.into(), page.offset()))
+        .await?;
+    Ok(HttpResponse::Ok().json(Paginated::new(rows, page, total)))
+}
+
+/// `POST /work-orders`: a new draft.
+#[tracing::instrument(skip_all)]
+async fn create(
+    state: web::Data<AppState>,
+    who: Authed<Staff>,
+    ValidJson(input): ValidJson<WorkOrderInput>,
+) -> Result<HttpResponse, HttpError> {
+    let new = NewWorkOrder {
+        fields: WorkOrderFields::create(input)?,
+        ..NewWorkOrder::default()
+    };
+    let now = state.clock.now();
+    let id = new_id(now).to_string();
+    let actor = who.actor();
+    let wo = state
+        .db
+        .write(move |c| repo::insert(c, &actor, now, &id, &new))
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/work-orders/{}", wo.id)))
+        .json(wo))
+}
+
+/// `GET /work-orders/{id}`.
+#[tracing::instrument(skip_all)]
+async fn get(
+    state: web::Data<AppState>,
+    who: Authed<AnyRole>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let id = path_id(&id)?;
+    let wo = state
+        .db
+        .read(move |c| repo::get(c, &id)?.ok_or(DbError::NotFound))
+        .await?;
+    if let Some(user) = technician(&who)
+        && !wo.is_assigned_to_user(&user)
+    {
+        return Err(not_yours());
+    }
+    Ok(HttpResponse::Ok().json(wo))
+}
+
+/// `PATCH /work-orders/{id}`: what the status allows.
+#[tracing::instrument(skip_all)]
+async fn update(
+    state: web::Data<AppState>,
+    who: Authed<Staff>,
+    id: web::Path<String>,
+    ValidJson(input): ValidJson<WorkOrderInput>,
+) -> Result<HttpResponse, HttpError> {
+    let id = path_id(&id)?;
+    let now = state.clock.now();
+    let actor = who.actor();
+    let wo = state
+        .db
+        .write(move |c| repo::update(c, &actor, now, &id, input))
+        .await?;
+    Ok(HttpResponse::Ok().json(wo))
+}
+
+/// `POST /work-orders/{id}/schedule`.
+#[tracing::instrument(skip_all)]
+async fn schedule(
+    state: web::Data<AppState>,
+    who: Authed<Staff>,
+    id: web::Path<String>,
+    ValidJson(input): ValidJson<ScheduleInput>,
+) -> Result<HttpResponse, HttpError> {
+    let id = path_id(&id)?;
+    let booking = input.validate()?;
+    let default_minutes = Minutes(state.config().business.default_job_minutes.max(1));
+    let now = state.clock.now();
+    let actor = who.actor();
+    let wo = state
+        .db
+        .write(move |c| repo::schedule(c, &actor, now, &id, &booking, default_minutes))
+        .await?;
+    Ok(HttpResponse::Ok().json(wo))
+}
+
+/// Runs `act` in a write, first checking (in the same write) that a
+/// technician caller is the assigned one. `Ok(None)` means they are not.
+async fn act_as<T, F>(
+    state: &AppState,
+    tech: Option<String>,
+    id: String,
+    act: F,
+) -> Result<T, HttpError>
+where
+    T: Send + 'static,
+    F: FnOnce(&rusqlite::Connection, &str) -> Result<T, DbError> + Send + 'static,
+{
+    let out = state
+        .db
+        .write(move |c| {
+            if let Some(user) = &tech {
+                let wo = repo::get(c, &id)?.ok_or(DbError::NotFound)?;
+                if !wo.is_assigned_to_user(user) {
+                    return Ok(None);
+                }
+            }
+            act(c, &id).map(Some)
+        })
+        .await?;
+    out.ok_or_else(not_yours)
+}
+
+/// `POST /work-orders/{id}/start` (staff or the assigned technician).
+#[tracing::instrument(skip_all)]
+async fn start(
+    state: web::Data<AppState>,
+    who: Authed<AnyRole>,
+    id: web::Path<String>,
+    OptionalJson(_): OptionalJson<StartInput>,
+) -> Result<HttpResponse, HttpError> {
+    let id = path_id(&id)?;
+    let now = state.clock.now();
+    let actor = who.actor();
+    let wo = act_as(&state, technician(&who), id, move |c, id| {
+        repo::start(c, &actor, now, id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(wo))
+}
+
+/// Response of `POST /work-orders/{id}/complete`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Completed {
+    #[serde(flatten)]
+    work_order: WorkOrder,
+    invoice: InvoiceSummary,
+}
+
+/// `POST /work-orders/{id}/complete` (staff or the assigned technician).
+#[tracing::instrument(skip_all)]
+async fn complete(
+    state: web::Data<AppState>,
+    who: Authed<AnyRole>,
+    id: web::Path<String>,
+    ValidJson(input): ValidJson<CompleteInput>,
+) -> Result<HttpResponse, HttpError> {
+    let id = path_id(&id)?;
+    let done = input.validate()?;
+    let config = state.config();
+    let now = state.clock.now();
+    let billing = Billing {
+        tax_rate_bps: config.business.tax_rate_bps,
+        today: now.with_timezone(&config.timezone()).date_naive(),
+        invoice_due_days: config.business.invoice_due_days,
+        follow_up_days: config.business.follow_up_days,
+    };
+    let actor = who.actor();
+    let (work_order, invoice) = act_as(&state, technician(&who), id, move |c, id| {
+        repo::complete(c, &actor, now, id, &done, &billing)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(Completed {
+        work_order,
+        invoice,
+    }))
+}
+
+/// `POST /work-orders/{id}/cancel` (staff), with an optional `reason`.
+#[tracing::instrument(skip_all)]
+async fn cancel(
+    state: web::Data<AppState>,
+    who: Authed<Staff>,
+    id: web::Path<String>,
+    OptionalJson(input): OptionalJson<CancelInput>,
+) -> Result<HttpResponse, HttpError> {
+    let id = path_id(&id)?;
+    let reason = input.validate()?;
+    let now = state.clock.now();
+    let actor = who.actor();
+    let wo = state
+        .db
+        .write(move |c| repo::cancel(c, &actor, now, &id, reason.as_deref()))
+        .await?;
+    Ok(HttpResponse::Ok().json(wo))
+}
