@@ -5,12 +5,13 @@
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, ConfigLoader};
 use crate::db::{Db, DbError, DbOptions};
+use crate::http::middleware::{ResponseLog, ResponseRecorder};
 use crate::http::state::{AppState, build_limiter};
 use crate::monitor::metrics::Metrics;
 use crate::secret::{ExposeSecret, SecretString};
 use crate::telemetry::LogHandle;
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{Condition, from_fn};
 use actix_web::{HttpServer, web};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, RwLock};
@@ -45,6 +46,10 @@ pub struct AppOptions {
     pub socket_activation: bool,
     /// Print the setup link to stdout when there is no owner.
     pub print_setup_link: bool,
+    /// Test suites set this to record every API response (method, route
+    /// pattern, status, content type, body) to check it against the OpenAPI
+    /// document. `None` (production): no recording middleware is installed.
+    pub record_responses: Option<ResponseLog>,
 }
 
 impl Default for AppOptions {
@@ -55,6 +60,7 @@ impl Default for AppOptions {
             log: None,
             socket_activation: false,
             print_setup_link: false,
+            record_responses: None,
         }
     }
 }
@@ -150,19 +156,27 @@ impl App {
             .map_err(|e| AppError::Io(e.to_string()))?;
 
         let data = state.clone();
-        let mut server =
-            HttpServer::new(move || {
+        let recorder = opts.record_responses.clone().map(ResponseRecorder);
+        let mut server = HttpServer::new(move || {
+            let mut app =
                 actix_web::App::new()
                     .app_data(data.clone())
                     .app_data(web::PayloadConfig::new(data.max_body_bytes))
                     .app_data(web::QueryConfig::default().error_handler(|e, _| {
                         crate::http::json::query_error(&e.to_string()).into()
-                    }))
-                    .configure(crate::http::configure)
-                    .wrap(from_fn(crate::http::middleware::observe))
-            })
-            .disable_signals()
-            .shutdown_timeout(config.server.shutdown_timeout.as_secs().max(1));
+                    }));
+            if let Some(r) = &recorder {
+                app = app.app_data(r.clone());
+            }
+            app.configure(crate::http::configure)
+                .wrap(Condition::new(
+                    recorder.is_some(),
+                    from_fn(crate::http::middleware::record),
+                ))
+                .wrap(from_fn(crate::http::middleware::observe))
+        })
+        .disable_signals()
+        .shutdown_timeout(config.server.shutdown_timeout.as_secs().max(1));
         if config.server.workers > 0 {
             server = server.workers(config.server.workers);
         }

@@ -280,6 +280,7 @@ async fn dispatch(
                     log,
                     socket_activation: true,
                     print_setup_link: true,
+                    record_responses: None,
                 },
             )
             .await?;
@@ -313,6 +314,7 @@ async fn dispatch(
                     log,
                     socket_activation: false,
                     print_setup_link: false,
+                    record_responses: None,
                 },
             )
             .await?;

@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// What a picture shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = AttachmentKind)]
 pub enum Kind {
     /// The site before the work.
     Before,
@@ -36,7 +37,7 @@ impl Kind {
 }
 
 /// An attachment as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Attachment {
     /// UUIDv7.
@@ -44,6 +45,7 @@ pub struct Attachment {
     /// Its work order.
     pub work_order_id: String,
     /// before, after or signature.
+    #[schema(value_type = Kind)]
     pub kind: String,
     /// image/jpeg, image/png or image/webp.
     pub content_type: String,

@@ -30,7 +30,7 @@ pub struct UserRow {
 }
 
 /// A user as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     /// Id.
@@ -164,7 +164,7 @@ pub fn set_password(
 }
 
 /// A login session as the API shows it (never its token).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionView {
     /// Public id, used to revoke it.
@@ -311,7 +311,7 @@ pub fn list_sessions(
 }
 
 /// An API token as the API shows it (never the token itself).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenView {
     /// Public id, used to revoke it.

@@ -223,7 +223,7 @@ pub fn update(
 }
 
 /// The draft work order made by a conversion.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConvertedWorkOrder {
     /// UUIDv7.
@@ -233,7 +233,7 @@ pub struct ConvertedWorkOrder {
 }
 
 /// What a conversion produced.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Conversion {
     /// The lead, now converted.

@@ -530,7 +530,7 @@ pub struct Billing {
 }
 
 /// The invoice created by a completion, as the completion response shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InvoiceSummary {
     /// Invoice id.

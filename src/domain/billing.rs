@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Where an invoice is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum InvoiceStatus {
     /// Generated, not yet sent to the customer.
@@ -59,7 +59,7 @@ impl fmt::Display for InvoiceStatus {
 }
 
 /// How a payment was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentMethod {
     /// Cash.
@@ -243,6 +243,14 @@ impl Quantity {
     }
 }
 
+impl utoipa::PartialSchema for Quantity {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::money::number_schema("A quantity with up to three decimals (`1.5`, `2`, `0.125`).")
+    }
+}
+
+impl utoipa::ToSchema for Quantity {}
+
 impl Serialize for Quantity {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match serde_json::value::RawValue::from_string(self.to_decimal()) {
@@ -253,7 +261,7 @@ impl Serialize for Quantity {
 }
 
 /// One line of an invoice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InvoiceLine {
     /// `labour`, `equipment`, `parts` or `other`.
@@ -269,7 +277,7 @@ pub struct InvoiceLine {
 }
 
 /// An invoice as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Invoice {
     /// UUIDv7.
@@ -330,7 +338,7 @@ impl Invoice {
 }
 
 /// A payment as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Payment {
     /// UUIDv7.
@@ -352,7 +360,7 @@ pub struct Payment {
 }
 
 /// Body of `POST /invoices/{id}/payments`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PaymentInput {
     /// Amount (> 0, ≤ balance).
@@ -410,7 +418,7 @@ impl PaymentFields {
 }
 
 /// Body of `POST /invoices/{id}/void`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct VoidInput {
     /// Why (1..500).

@@ -7,7 +7,7 @@ use super::validate::{Check, phone_digits};
 use serde::{Deserialize, Serialize};
 
 /// A service address.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct Address {
     /// e.g. "Home", "Rental unit".
@@ -47,7 +47,7 @@ impl Address {
 
 /// Body of `POST /customers` and `PATCH /customers/{id}`; absent fields are
 /// left as they are (PATCH) or take their defaults (POST, where `name` is required).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CustomerInput {
     /// Person or household name.
@@ -67,7 +67,7 @@ pub struct CustomerInput {
 }
 
 /// A customer's validated fields.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerFields {
     /// Name (1..200).
@@ -152,7 +152,7 @@ impl CustomerFields {
 }
 
 /// A customer as stored and as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Customer {
     /// UUIDv7.
@@ -167,7 +167,7 @@ pub struct Customer {
 }
 
 /// Body of `POST/PATCH …/contacts`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ContactInput {
     /// Name (required on create).
@@ -181,7 +181,7 @@ pub struct ContactInput {
 }
 
 /// A contact's validated fields.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContactFields {
     /// Name.
@@ -210,7 +210,7 @@ impl ContactFields {
 }
 
 /// A contact as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Contact {
     /// UUIDv7.

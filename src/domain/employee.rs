@@ -28,7 +28,7 @@ where
 
 /// Body of `POST /employees` and `PATCH /employees/{id}`; absent fields are
 /// left as they are (PATCH) or take their defaults (POST, where `name` is required).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EmployeeInput {
     /// Full name.
@@ -37,6 +37,7 @@ pub struct EmployeeInput {
     pub email: Option<String>,
     /// The login this employee uses; `null` or `""` unlinks.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub user_id: Option<Option<String>>,
     /// Trade, e.g. "Plumber".
     pub trade: Option<String>,
@@ -49,7 +50,7 @@ pub struct EmployeeInput {
 }
 
 /// An employee's validated fields.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EmployeeFields {
     /// Name (1..200).
@@ -151,7 +152,7 @@ impl EmployeeFields {
 }
 
 /// An employee as stored and as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Employee {
     /// UUIDv7.

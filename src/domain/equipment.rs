@@ -18,7 +18,9 @@ pub const MAX_LOADOUT_ITEMS: usize = 50;
 
 /// Whether a piece of equipment can be used. In JSON a snake_case string;
 /// anything else (another string, a number) is a 400 naming the field.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case", try_from = "String")]
 pub enum EquipmentStatus {
     /// Ready for jobs.
@@ -82,7 +84,7 @@ impl FromStr for EquipmentStatus {
 
 /// Body of `POST /equipment` and `PATCH /equipment/{id}`; absent fields are
 /// left as they are (PATCH) or take their defaults (POST, where `name` is required).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EquipmentInput {
     /// Name, e.g. "Drain camera #2".
@@ -96,11 +98,12 @@ pub struct EquipmentInput {
     pub status: Option<EquipmentStatus>,
     /// Next maintenance date `YYYY-MM-DD`; `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = Date)]
     pub next_maintenance_date: Option<Option<String>>,
 }
 
 /// A piece of equipment's validated fields.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EquipmentFields {
     /// Name (1..200).
@@ -113,6 +116,7 @@ pub struct EquipmentFields {
     /// Status.
     pub status: EquipmentStatus,
     /// Next maintenance date, if one is planned.
+    #[schema(value_type = Option<String>, format = Date)]
     pub next_maintenance_date: Option<NaiveDate>,
 }
 
@@ -166,7 +170,7 @@ impl EquipmentFields {
 }
 
 /// A piece of equipment as stored and as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Equipment {
     /// UUIDv7.
@@ -181,7 +185,7 @@ pub struct Equipment {
 }
 
 /// Body of `POST /loadouts` and `PATCH /loadouts/{id}`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LoadoutInput {
     /// Name, unique (case-insensitive).
@@ -194,7 +198,7 @@ pub struct LoadoutInput {
 
 /// A loadout's validated fields. The repository checks that every id names
 /// existing, non-retired equipment and that the name is free.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadoutFields {
     /// Name (1..100).
@@ -283,7 +287,7 @@ pub fn check_loadout_equipment(
 }
 
 /// A loadout's equipment item, as shown inside the loadout.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadoutEquipment {
     /// Equipment id.
@@ -300,7 +304,7 @@ pub struct LoadoutEquipment {
 }
 
 /// A loadout as stored and as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Loadout {
     /// UUIDv7.

@@ -9,7 +9,7 @@ use super::validate::Check;
 use serde::{Deserialize, Serialize};
 
 /// Where a follow-up is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FollowUpStatus {
     /// To do.
@@ -42,7 +42,7 @@ impl FollowUpStatus {
 }
 
 /// Body of `POST /follow-ups` (a follow-up added by hand).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FollowUpInput {
     /// The customer (required).
@@ -56,7 +56,7 @@ pub struct FollowUpInput {
 }
 
 /// Body of `PATCH /follow-ups/{id}`; absent fields are kept.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FollowUpPatch {
     /// New status.
@@ -170,7 +170,7 @@ impl FollowUpFields {
 }
 
 /// A follow-up as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FollowUp {
     /// UUIDv7.

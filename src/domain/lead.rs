@@ -8,7 +8,9 @@ use super::validate::{Check, phone_digits};
 use serde::{Deserialize, Serialize};
 
 /// How soon the prospect needs the work; becomes the work order's priority.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Urgency {
     /// Whenever convenient.
@@ -46,7 +48,7 @@ impl Urgency {
 }
 
 /// Where a lead is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LeadStatus {
     /// Just taken in.
@@ -137,7 +139,7 @@ impl LeadStatus {
 }
 
 /// Body of `POST /leads`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LeadInput {
     /// Prospect's name (required on intake).
@@ -157,7 +159,7 @@ pub struct LeadInput {
 }
 
 /// Body of `PATCH /leads/{id}`: the intake fields plus a status change.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LeadPatch {
     /// Name.
@@ -200,7 +202,7 @@ impl LeadPatch {
 }
 
 /// A lead's validated intake fields.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LeadFields {
     /// Name (1..200).
@@ -277,7 +279,7 @@ impl LeadFields {
 }
 
 /// A lead as stored and as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Lead {
     /// UUIDv7.

@@ -220,6 +220,41 @@ impl<'de> Deserialize<'de> for Minutes {
     }
 }
 
+/// A JSON number in the OpenAPI document (`format: double`) with `description`.
+pub(crate) fn number_schema(
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Number)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Double)))
+        .description(Some(description))
+        .into()
+}
+
+impl utoipa::PartialSchema for Money {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        number_schema(
+            "Decimal amount of money with two places (`12.50`); requests may also send it as a \
+             string (`\"12.50\"`).",
+        )
+    }
+}
+
+impl utoipa::ToSchema for Money {}
+
+impl utoipa::PartialSchema for Minutes {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        number_schema("A duration in hours with at most two decimals (`1.50` = 90 minutes).")
+    }
+}
+
+impl utoipa::ToSchema for Minutes {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Hours".into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// What a user may do. Every route declares which roles it allows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Runs the business: everything, including users, tokens and the audit log.

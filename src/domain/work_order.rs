@@ -12,8 +12,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// Where a work order is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = WorkOrderStatus)]
 pub enum Status {
     /// Created, not yet booked.
     Draft,
@@ -71,7 +72,9 @@ impl fmt::Display for Status {
 }
 
 /// How urgent a job is.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     /// Whenever convenient.
@@ -245,6 +248,14 @@ impl Ratio4 {
     }
 }
 
+impl utoipa::PartialSchema for Ratio4 {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::money::number_schema("A ratio with four decimals (`0.2345` = 23.45 %).")
+    }
+}
+
+impl utoipa::ToSchema for Ratio4 {}
+
 impl Serialize for Ratio4 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match serde_json::value::RawValue::from_string(self.to_decimal()) {
@@ -320,7 +331,7 @@ where
 /// keep their value (PATCH) or take their default (POST); the nullable ones
 /// (`scheduledDate`, `scheduledTime`, `estimatedDurationHours`, `quotedPrice`)
 /// are cleared by `null`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct WorkOrderInput {
     /// The customer (required on create).
@@ -336,15 +347,19 @@ pub struct WorkOrderInput {
     pub special_instructions: Option<String>,
     /// Tentative date while draft (YYYY-MM-DD).
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = Date)]
     pub scheduled_date: Option<Option<String>>,
     /// Tentative time while draft (HH:MM).
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub scheduled_time: Option<Option<String>>,
     /// Expected length in hours.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Minutes>)]
     pub estimated_duration_hours: Option<Option<Minutes>>,
     /// Price agreed with the customer.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Money>)]
     pub quoted_price: Option<Option<Money>>,
     /// What the customer said (editable in every status).
     pub customer_notes: Option<String>,
@@ -567,7 +582,7 @@ fn required_id(c: &mut Check, field: &str, v: Option<&str>, what: &str) -> Strin
 }
 
 /// Body of `POST /work-orders/{id}/schedule`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ScheduleInput {
     /// YYYY-MM-DD (required).
@@ -580,6 +595,7 @@ pub struct ScheduleInput {
     pub estimated_duration_hours: Option<Minutes>,
     /// Equipment loadout to book with it; absent keeps the current one, `null` removes it.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub loadout_id: Option<Option<String>>,
 }
 
@@ -652,7 +668,7 @@ impl ScheduleInput {
 }
 
 /// One part used, as the client sends it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PartInput {
     /// What it is (1..200).
@@ -664,7 +680,7 @@ pub struct PartInput {
 }
 
 /// Body of `POST /work-orders/{id}/complete`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CompleteInput {
     /// What the job cost the business (required, ≥ 0).
@@ -777,7 +793,7 @@ impl CompleteInput {
 }
 
 /// Body of `POST /work-orders/{id}/cancel` (optional).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CancelInput {
     /// Why (0..500).
@@ -795,12 +811,12 @@ impl CancelInput {
 }
 
 /// Body of `POST /work-orders/{id}/start` (optional, no fields).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartInput {}
 
 /// Before and after photo URLs.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CompletionPhotos {
     /// Before the work.
     pub before: Vec<String>,
@@ -814,7 +830,7 @@ pub fn attachment_url(id: &str) -> String {
 }
 
 /// A work order as stored and as the API shows it (DESIGN §4 plus extras).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkOrder {
     /// UUIDv7.

@@ -51,17 +51,47 @@ pub enum HttpError {
     Internal(String),
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
+/// Every error code an error body can carry ([`HttpError::code`]).
+pub const ERROR_CODES: [&str; 11] = [
+    "validation_failed",
+    "bad_request",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "method_not_allowed",
+    "conflict",
+    "payload_too_large",
+    "rate_limited",
+    "unavailable",
+    "internal",
+];
+
+/// The body of every error response: `{"error": {"code", "message", "fields"?}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// What went wrong.
+    error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
-struct Inner<'a> {
+/// What went wrong.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// Machine-readable code.
+    #[schema(schema_with = error_code_schema)]
     code: &'a str,
+    /// Human-readable explanation (for a 500 a generic one; the cause is in the log).
     message: String,
+    /// Field or parameter → why it is invalid (400 `validation_failed` only).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
     fields: Option<&'a FieldErrors>,
+}
+
+fn error_code_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(ERROR_CODES))
+        .build()
 }
 
 impl HttpError {
@@ -124,8 +154,8 @@ impl ResponseError for HttpError {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"quant\""));
         }
         res.insert_header((header::CACHE_CONTROL, "no-store"));
-        res.json(Body {
-            error: Inner {
+        res.json(ErrorBody {
+            error: ErrorDetail {
                 code: self.code(),
                 message,
                 fields,

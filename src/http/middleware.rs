@@ -1,5 +1,6 @@
 //! Request middleware: a request id on every response and log line, HTTP
-//! metrics by route pattern, and the per-IP API rate limit.
+//! metrics by route pattern, the per-IP API rate limit, and (for the test
+//! suite only) a recorder of API responses.
 
 use super::error::HttpError;
 use super::state::AppState;
@@ -9,6 +10,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, web};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tracing::Instrument;
 
@@ -122,6 +124,102 @@ pub async fn rate_limit(
     next.call(req)
         .await
         .map(ServiceResponse::map_into_boxed_body)
+}
+
+/// One response as the client received it, kept by [`record`].
+#[derive(Debug, Clone)]
+pub struct RecordedResponse {
+    /// Request method (`GET`).
+    pub method: String,
+    /// Request path as sent (`/api/v1/customers/0190…`).
+    pub path: String,
+    /// The matched route pattern (`/api/v1/customers/{id}`), if any.
+    pub route: Option<String>,
+    /// Status code.
+    pub status: u16,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    /// The whole body.
+    pub body: Vec<u8>,
+}
+
+/// Where [`record`] keeps responses: `AppOptions::record_responses`.
+pub type ResponseLog = Arc<Mutex<Vec<RecordedResponse>>>;
+
+/// The response log as app data (present only when recording is on).
+#[derive(Clone)]
+pub struct ResponseRecorder(pub ResponseLog);
+
+/// Whether `path` is one whose responses the OpenAPI document describes.
+fn documented_path(path: &str) -> bool {
+    path.starts_with("/api/") || matches!(path, "/healthz" | "/readyz" | "/metrics")
+}
+
+/// Test-suite middleware (installed only when `AppOptions::record_responses`
+/// is set): buffers the body of every `/api/` (and health/metrics) response
+/// and records method, route pattern, status, content type and body, so the
+/// suite can check them against the OpenAPI document. Passes the response on
+/// unchanged; fails only as the inner service fails or the body cannot be read.
+pub async fn record(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let log = req
+        .app_data::<ResponseRecorder>()
+        .cloned()
+        .filter(|_| documented_path(req.path()));
+    let Some(log) = log else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    };
+    let method = req.method().to_string();
+    let path = req.path().to_string();
+    let keep = |route: Option<String>, status: u16, content_type: Option<String>, body: Vec<u8>| {
+        if let Ok(mut v) = log.0.lock() {
+            v.push(RecordedResponse {
+                method: method.clone(),
+                path: path.clone(),
+                route,
+                status,
+                content_type,
+                body,
+            });
+        }
+    };
+    let content_type = |h: &actix_web::http::header::HeaderMap| {
+        h.get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let res = match next.call(req).await {
+        Ok(res) => res,
+        Err(e) => {
+            let res = e.error_response();
+            let (status, ct) = (res.status().as_u16(), content_type(res.headers()));
+            let body = actix_web::body::to_bytes(res.into_body())
+                .await
+                .map(|b| b.to_vec())
+                .unwrap_or_default();
+            keep(None, status, ct, body);
+            return Err(e);
+        }
+    };
+    let route = res.request().match_pattern();
+    let status = res.status().as_u16();
+    let ct = content_type(res.headers());
+    let (http_req, res) = res.into_parts();
+    let (res, body) = res.into_parts();
+    let bytes = actix_web::body::to_bytes(body).await.map_err(|e| {
+        let e: Box<dyn std::error::Error> = e.into();
+        actix_web::error::ErrorInternalServerError(e.to_string())
+    })?;
+    keep(route, status, ct, bytes.to_vec());
+    Ok(ServiceResponse::new(
+        http_req,
+        res.set_body(bytes).map_into_boxed_body(),
+    ))
 }
 
 #[cfg(test)]

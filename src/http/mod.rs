@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod json;
 pub mod middleware;
+pub mod openapi;
 pub mod pagination;
 pub mod query;
 pub mod routes;

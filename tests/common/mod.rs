@@ -3,10 +3,13 @@
 //! real `quant` binary and read its JSON log lines.
 #![allow(dead_code)]
 
+pub mod spec;
+
 use quant::app::{App, AppOptions};
 use quant::clock::ManualClock;
 use quant::config::Config;
 use quant::domain::user::Role;
+use quant::http::middleware::ResponseLog;
 use quant::http::state::AppState;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -38,6 +41,9 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub setup_url: Option<String>,
     pub dir: tempfile::TempDir,
+    /// Every API response this app sent, checked against the OpenAPI
+    /// document by [`TestApp::stop`].
+    pub responses: ResponseLog,
     join: tokio::task::JoinHandle<()>,
 }
 
@@ -58,10 +64,12 @@ impl TestApp {
         let mut config = test_config(dir.path());
         tweak(&mut config);
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let responses = ResponseLog::default();
         let app = App::build_with(
             config,
             AppOptions {
                 clock: clock.clone(),
+                record_responses: Some(responses.clone()),
                 ..AppOptions::default()
             },
         )
@@ -81,6 +89,7 @@ impl TestApp {
             clock,
             setup_url,
             dir,
+            responses,
             join,
         }
     }
@@ -129,10 +138,27 @@ impl TestApp {
         c
     }
 
-    /// Stops the server gracefully and waits for it.
+    /// Checks every response recorded so far against the OpenAPI document
+    /// the app serves (see `spec`).
+    pub fn response_report(&self) -> spec::Report {
+        let recorded = self.responses.lock().unwrap().clone();
+        spec::served_spec().check(&recorded)
+    }
+
+    /// Stops the server gracefully and waits for it, then checks every
+    /// response it sent against the OpenAPI document; panics listing each
+    /// mismatch.
     pub async fn stop(self) -> tempfile::TempDir {
         self.handle.stop(true).await;
+        let report = self.response_report();
         let _ = self.join.await;
+        assert!(
+            report.problems.is_empty(),
+            "{} response(s) do not match the OpenAPI document ({} matched):\n{}",
+            report.problems.len(),
+            report.checked,
+            report.problems.join("\n")
+        );
         self.dir
     }
 }

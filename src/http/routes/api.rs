@@ -8,15 +8,15 @@ use crate::domain::user::Email;
 use crate::http::auth::{
     AnyRole, AuthVia, Authed, Staff, clear_session_cookie, session_cookie, start_session,
 };
-use crate::http::error::{HttpError, api_method_not_allowed, api_not_found};
+use crate::http::error::{ErrorBody, HttpError, api_method_not_allowed, api_not_found};
 use crate::http::json::ValidJson;
+use crate::http::openapi::{self as doc, IdPath};
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::http::state::AppState;
 use crate::secret::{ExposeSecret, SecretString};
 use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, Resource, web};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 /// A resource at `path` whose other methods get a JSON 405 with an `Allow`
 /// header listing `allow`, the methods its routes accept (RFC 9110 §15.5.6).
@@ -38,6 +38,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(crate::http::middleware::rate_limit))
             .service(
                 web::scope("/v1")
+                    .service(
+                        resource("/openapi.json", "GET")
+                            .route(web::get().to(crate::http::openapi::openapi_json)),
+                    )
                     .service(resource("/auth/login", "POST").route(web::post().to(login)))
                     .service(resource("/auth/logout", "POST").route(web::post().to(logout)))
                     .service(resource("/me", "GET").route(web::get().to(me)))
@@ -73,24 +77,44 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[derive(Deserialize)]
+/// Body of `POST /auth/login`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LoginBody {
+pub(crate) struct LoginBody {
+    /// The user's e-mail address.
     email: String,
+    /// The password.
+    #[schema(value_type = String, format = Password)]
     password: SecretString,
 }
 
-#[derive(Serialize)]
+/// Answer of `POST /auth/login`.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct LoginResponse {
+pub(crate) struct LoginResponse {
+    /// Who logged in.
     user: UserView,
+    /// The new session's public id.
     session_id: String,
+    /// When the session ends unless renewed (RFC 3339).
     expires_at: String,
 }
 
 /// `POST /api/v1/auth/login`: e-mail + password → session cookie.
 /// 401 with the same message for an unknown e-mail, a wrong password or a
 /// deactivated account (and the same time spent hashing).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    security(()),
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Logged in; the `quant_session` cookie is set", body = LoginResponse),
+        doc::BadRequest,
+        (status = 401, description = "Wrong e-mail or password, or a deactivated account (`unauthorized`)", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn login(
     state: web::Data<AppState>,
@@ -138,6 +162,12 @@ async fn login(
 
 /// `POST /api/v1/auth/logout`: ends the current session (a bearer token is
 /// not revoked by logout; delete it under `/tokens`). 204.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    responses((status = 204, description = "Logged out; the session cookie is cleared")),
+)]
 async fn logout(
     state: web::Data<AppState>,
     who: Authed<AnyRole>,
@@ -155,21 +185,39 @@ async fn logout(
         .finish())
 }
 
-#[derive(Serialize)]
+/// How a request was authenticated.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum AuthMethod {
+    /// The session cookie.
+    Session,
+    /// A bearer token.
+    Token,
+}
+
+/// Answer of `GET /me`: the user and how they authenticated.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct MeResponse {
+pub(crate) struct MeResponse {
     #[serde(flatten)]
     user: UserView,
-    auth_method: &'static str,
+    /// Session cookie or bearer token.
+    auth_method: AuthMethod,
 }
 
 /// `GET /api/v1/me`: who is calling and how.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "auth",
+    responses((status = 200, description = "The caller", body = MeResponse)),
+)]
 async fn me(who: Authed<AnyRole>) -> HttpResponse {
     HttpResponse::Ok().json(MeResponse {
         user: UserView::from(&who.user),
         auth_method: match who.via {
-            AuthVia::Session(_) => "session",
-            AuthVia::Token(_) => "token",
+            AuthVia::Session(_) => AuthMethod::Session,
+            AuthVia::Token(_) => AuthMethod::Token,
         },
     })
 }
@@ -180,6 +228,16 @@ fn scope_of<P: crate::http::auth::Policy>(who: &Authed<P>) -> Option<String> {
 }
 
 /// `GET /api/v1/sessions`: live sessions (all for the owner, else one's own).
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions",
+    tag = "auth",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "Live sessions, newest first", body = Paginated<repo::SessionView>),
+        doc::BadRequest,
+    ),
+)]
 async fn list_sessions(
     state: web::Data<AppState>,
     who: Authed<AnyRole>,
@@ -199,6 +257,16 @@ async fn list_sessions(
 
 /// `DELETE /api/v1/sessions/{id}`: revokes one session. 204; 404 when it is
 /// not a live session the caller may see.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/sessions/{id}",
+    tag = "auth",
+    params(IdPath),
+    responses(
+        (status = 204, description = "Revoked"),
+        doc::NotFound,
+    ),
+)]
 async fn revoke_session(
     state: web::Data<AppState>,
     who: Authed<AnyRole>,
@@ -240,8 +308,21 @@ async fn revoke(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Answer of `POST /sessions/revoke-all`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Revoked {
+    /// How many sessions were ended.
+    revoked: usize,
+}
+
 /// `POST /api/v1/sessions/revoke-all`: the owner logs everyone out (including
 /// themself); others log out all their own sessions. Returns `{"revoked": n}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/revoke-all",
+    tag = "auth",
+    responses((status = 200, description = "Sessions ended; the caller's cookie is cleared", body = Revoked)),
+)]
 async fn revoke_all_sessions(
     state: web::Data<AppState>,
     who: Authed<AnyRole>,
@@ -255,10 +336,21 @@ async fn revoke_all_sessions(
     tracing::info!(revoked = n, by = %who.user.id, "sessions revoked");
     Ok(HttpResponse::Ok()
         .cookie(clear_session_cookie())
-        .json(json!({ "revoked": n })))
+        .json(Revoked { revoked: n }))
 }
 
 /// `GET /api/v1/tokens`: live API tokens (all for the owner, else one's own).
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens",
+    tag = "auth",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "Live API tokens", body = Paginated<repo::TokenView>),
+        doc::BadRequest,
+        doc::Forbidden,
+    ),
+)]
 async fn list_tokens(
     state: web::Data<AppState>,
     who: Authed<Staff>,
@@ -273,15 +365,18 @@ async fn list_tokens(
     Ok(HttpResponse::Ok().json(Paginated::new(rows, page, total)))
 }
 
-#[derive(Deserialize)]
+/// Body of `POST /tokens`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewTokenBody {
+pub(crate) struct NewTokenBody {
+    /// A name for the token, unique among the caller's live tokens.
     name: String,
 }
 
-#[derive(Serialize)]
+/// Answer of `POST /tokens`: the token record and its secret.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct NewTokenResponse {
+pub(crate) struct NewTokenResponse {
     #[serde(flatten)]
     token: repo::TokenView,
     /// The bearer token; shown only in this response.
@@ -290,6 +385,18 @@ struct NewTokenResponse {
 
 /// `POST /api/v1/tokens` `{"name"}`: issues a token for the caller. 201 with
 /// the token in `secret`, shown once; 409 when the name is in use.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens",
+    tag = "auth",
+    request_body = NewTokenBody,
+    responses(
+        (status = 201, description = "Issued; `secret` is shown only here", body = NewTokenResponse),
+        doc::BadRequest,
+        doc::Forbidden,
+        doc::Conflict,
+    ),
+)]
 async fn create_token(
     state: web::Data<AppState>,
     who: Authed<Staff>,
@@ -307,6 +414,17 @@ async fn create_token(
 
 /// `DELETE /api/v1/tokens/{id}`: revokes a token. 204; 404 when it is not a
 /// live token the caller may see.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tokens/{id}",
+    tag = "auth",
+    params(IdPath),
+    responses(
+        (status = 204, description = "Revoked"),
+        doc::Forbidden,
+        doc::NotFound,
+    ),
+)]
 async fn revoke_token(
     state: web::Data<AppState>,
     who: Authed<Staff>,

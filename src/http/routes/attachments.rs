@@ -10,6 +10,7 @@ use crate::db::auth::UserRow;
 use crate::domain::ids::new_id;
 use crate::http::auth::{AnyRole, Authed, Staff};
 use crate::http::error::HttpError;
+use crate::http::openapi::{self as doc, Binary, IdPath};
 use crate::http::path_id;
 use crate::http::state::AppState;
 use actix_web::http::header;
@@ -54,9 +55,13 @@ async fn visible(
         .map_err(visibility_error)
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of `POST /work-orders/{id}/attachments`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct UploadQuery {
+    /// What the picture shows.
+    #[param(inline)]
     kind: Kind,
 }
 
@@ -121,6 +126,31 @@ async fn read_upload(
     Ok(buf)
 }
 
+/// Uploads a photo or signature (JPEG, PNG or WebP, checked by content),
+/// as the raw body or the first file of a `multipart/form-data` form.
+#[utoipa::path(
+    post,
+    path = "/api/v1/work-orders/{id}/attachments",
+    tag = "attachments",
+    params(IdPath, UploadQuery),
+    request_body(
+        description = "The image: the raw body, or the first file part of a form",
+        content(
+            (Binary = "image/jpeg"),
+            (Binary = "image/png"),
+            (Binary = "image/webp"),
+            (doc::UploadForm = "multipart/form-data"),
+        ),
+    ),
+    responses(
+        (status = 201, description = "Stored; `Location` is its URL", body = crate::db::attachments::Attachment),
+        doc::BadRequest,
+        doc::Forbidden,
+        doc::NotFound,
+        doc::PayloadTooLarge,
+        doc::Conflict,
+    ),
+)]
 async fn upload(
     state: web::Data<AppState>,
     who: Authed<AnyRole>,
@@ -170,6 +200,18 @@ async fn upload(
         .json(att))
 }
 
+/// A work order's attachments (all of them, on one page).
+#[utoipa::path(
+    get,
+    path = "/api/v1/work-orders/{id}/attachments",
+    tag = "attachments",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The attachments, oldest first", body = crate::http::pagination::Paginated<crate::db::attachments::Attachment>),
+        doc::Forbidden,
+        doc::NotFound,
+    ),
+)]
 async fn list(
     state: web::Data<AppState>,
     who: Authed<AnyRole>,
@@ -235,6 +277,22 @@ async fn serve(
         .body(bytes))
 }
 
+/// The original image, with its own content type.
+#[utoipa::path(
+    get,
+    path = "/api/v1/attachments/{id}",
+    tag = "attachments",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The image as uploaded", content(
+            (Binary = "image/jpeg"),
+            (Binary = "image/png"),
+            (Binary = "image/webp"),
+        )),
+        doc::Forbidden,
+        doc::NotFound,
+    ),
+)]
 async fn original(
     state: web::Data<AppState>,
     who: Authed<AnyRole>,
@@ -243,6 +301,18 @@ async fn original(
     serve(&state, &who.user, &id, false).await
 }
 
+/// A JPEG thumbnail of the image.
+#[utoipa::path(
+    get,
+    path = "/api/v1/attachments/{id}/thumbnail",
+    tag = "attachments",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The thumbnail", body = Binary, content_type = "image/jpeg"),
+        doc::Forbidden,
+        doc::NotFound,
+    ),
+)]
 async fn thumbnail(
     state: web::Data<AppState>,
     who: Authed<AnyRole>,
@@ -251,6 +321,18 @@ async fn thumbnail(
     serve(&state, &who.user, &id, true).await
 }
 
+/// Deletes an attachment (owner, office).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/attachments/{id}",
+    tag = "attachments",
+    params(IdPath),
+    responses(
+        (status = 204, description = "Deleted"),
+        doc::Forbidden,
+        doc::NotFound,
+    ),
+)]
 async fn remove(
     state: web::Data<AppState>,
     who: Authed<Staff>,

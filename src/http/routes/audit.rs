@@ -6,6 +6,7 @@ use crate::db::audit::{self as repo, AuditFilter};
 use crate::domain::validate::Check;
 use crate::http::auth::{Authed, OwnerOnly};
 use crate::http::error::HttpError;
+use crate::http::openapi as doc;
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::http::query::ValidQuery;
 use crate::http::state::AppState;
@@ -18,8 +19,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Query of `GET /audit`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Entity kind, e.g. `invoice`.
     pub entity: Option<String>,
@@ -33,9 +35,11 @@ pub struct ListQuery {
     pub from: Option<String>,
     /// Before (RFC 3339).
     pub to: Option<String>,
-    /// Page number.
+    /// Page number (1..=1000000, default 1).
+    #[param(value_type = Option<u32>, minimum = 1)]
     pub page: Option<String>,
-    /// Page size.
+    /// Page size (1..=100, default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
 }
 
@@ -58,6 +62,18 @@ fn word(c: &mut Check, field: &str, v: Option<String>) -> Option<String> {
     (!t.is_empty()).then_some(t)
 }
 
+/// The audit log, newest first, filtered (owner only).
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "audit",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of audit records", body = Paginated<crate::db::audit::AuditEntry>),
+        doc::BadRequest,
+        doc::Forbidden,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list(
     state: web::Data<AppState>,

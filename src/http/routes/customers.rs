@@ -10,6 +10,7 @@ use crate::domain::ids::new_id;
 use crate::http::auth::{Authed, Staff};
 use crate::http::error::HttpError;
 use crate::http::json::ValidJson;
+use crate::http::openapi::{self as doc, ContactPath, IdPath};
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::http::path_id;
 use crate::http::state::AppState;
@@ -42,19 +43,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Query of `GET /customers`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Search text (name, company, e-mail, phone, address, notes; prefix match).
+    /// Search text (name, company, e-mail, phone, address, notes; prefix match; at most 200 characters).
     pub q: Option<String>,
     /// Only customers with this tag.
     pub tag: Option<String>,
-    /// Page number.
+    /// Page number (1..=1000000, default 1).
+    #[param(value_type = Option<u32>, minimum = 1)]
     pub page: Option<String>,
-    /// Page size.
+    /// Page size (1..=100, default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
 }
 
+/// Lists customers, newest first, or the best matches of `q` (full-text, prefix matching).
+#[utoipa::path(
+    get,
+    path = "/api/v1/customers",
+    tag = "customers",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of customers", body = Paginated<crate::domain::customer::Customer>),
+        doc::BadRequest,
+        doc::Forbidden,
+    ),
+)]
 async fn list(
     state: web::Data<AppState>,
     _who: Authed<Staff>,
@@ -93,6 +109,18 @@ async fn list(
     Ok(HttpResponse::Ok().json(Paginated::new(rows, page, total)))
 }
 
+/// Creates a customer (`name` is required).
+#[utoipa::path(
+    post,
+    path = "/api/v1/customers",
+    tag = "customers",
+    request_body = CustomerInput,
+    responses(
+        (status = 201, description = "Created; `Location` names it", body = crate::domain::customer::Customer),
+        doc::BadRequest,
+        doc::Forbidden,
+    ),
+)]
 async fn create(
     state: web::Data<AppState>,
     who: Authed<Staff>,
@@ -112,14 +140,27 @@ async fn create(
 }
 
 /// A customer with its contacts.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct CustomerDetail {
+pub(crate) struct CustomerDetail {
     #[serde(flatten)]
     customer: crate::domain::customer::Customer,
+    /// The customer's contacts.
     contacts: Vec<crate::domain::customer::Contact>,
 }
 
+/// A customer with its contacts.
+#[utoipa::path(
+    get,
+    path = "/api/v1/customers/{id}",
+    tag = "customers",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The customer", body = CustomerDetail),
+        doc::Forbidden,
+        doc::NotFound,
+    ),
+)]
 async fn get(
     state: web::Data<AppState>,
     _who: Authed<Staff>,
@@ -137,6 +178,20 @@ async fn get(
     Ok(HttpResponse::Ok().json(detail))
 }
 
+/// Changes the fields given; `addresses` and `tags` replace the whole list.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/customers/{id}",
+    tag = "customers",
+    params(IdPath),
+    request_body = CustomerInput,
+    responses(
+        (status = 200, description = "The updated customer", body = crate::domain::customer::Customer),
+        doc::BadRequest,
+        doc::Forbidden,
+        doc::NotFound,
+    ),
+)]
 async fn update(
     state: web::Data<AppState>,
     who: Authed<Staff>,
@@ -157,6 +212,19 @@ async fn update(
     Ok(HttpResponse::Ok().json(cust))
 }
 
+/// Deletes a customer; 409 while work orders, invoices or leads refer to it.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/customers/{id}",
+    tag = "customers",
+    params(IdPath),
+    responses(
+        (status = 204, description = "Deleted"),
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Conflict,
+    ),
+)]
 async fn delete(
     state: web::Data<AppState>,
     who: Authed<Staff>,
@@ -172,6 +240,18 @@ async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// A customer's contacts (all of them, on one page).
+#[utoipa::path(
+    get,
+    path = "/api/v1/customers/{id}/contacts",
+    tag = "customers",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The contacts", body = Paginated<crate::domain::customer::Contact>),
+        doc::Forbidden,
+        doc::NotFound,
+    ),
+)]
 async fn list_contacts(
     state: web::Data<AppState>,
     _who: Authed<Staff>,
@@ -196,6 +276,20 @@ async fn list_contacts(
     )))
 }
 
+/// Adds a contact to a customer (`name` is required).
+#[utoipa::path(
+    post,
+    path = "/api/v1/customers/{id}/contacts",
+    tag = "customers",
+    params(IdPath),
+    request_body = ContactInput,
+    responses(
+        (status = 201, description = "Created", body = crate::domain::customer::Contact),
+        doc::BadRequest,
+        doc::Forbidden,
+        doc::NotFound,
+    ),
+)]
 async fn create_contact(
     state: web::Data<AppState>,
     who: Authed<Staff>,
@@ -214,6 +308,20 @@ async fn create_contact(
     Ok(HttpResponse::Created().json(contact))
 }
 
+/// Changes the fields given of a contact.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/customers/{id}/contacts/{contact_id}",
+    tag = "customers",
+    params(ContactPath),
+    request_body = ContactInput,
+    responses(
+        (status = 200, description = "The updated contact", body = crate::domain::customer::Contact),
+        doc::BadRequest,
+        doc::Forbidden,
+        doc::NotFound,
+    ),
+)]
 async fn update_contact(
     state: web::Data<AppState>,
     who: Authed<Staff>,
@@ -234,6 +342,18 @@ async fn update_contact(
     Ok(HttpResponse::Ok().json(contact))
 }
 
+/// Deletes a contact.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/customers/{id}/contacts/{contact_id}",
+    tag = "customers",
+    params(ContactPath),
+    responses(
+        (status = 204, description = "Deleted"),
+        doc::Forbidden,
+        doc::NotFound,
+    ),
+)]
 async fn delete_contact(
     state: web::Data<AppState>,
     who: Authed<Staff>,

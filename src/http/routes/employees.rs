@@ -12,6 +12,7 @@ use crate::domain::{DomainError, FieldErrors};
 use crate::http::auth::{AnyRole, Authed, Staff};
 use crate::http::error::HttpError;
 use crate::http::json::ValidJson;
+use crate::http::openapi::{self as doc, IdPath};
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::http::path_id;
 use crate::http::state::AppState;
@@ -108,10 +109,12 @@ pub(crate) fn finish(errors: FieldErrors) -> Result<(), HttpError> {
 }
 
 /// Query of `GET /employees`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `true` or `false`.
+    #[param(value_type = Option<bool>)]
     pub active: Option<String>,
     /// One skill (case-insensitive exact match).
     pub skill: Option<String>,
@@ -119,12 +122,26 @@ pub struct ListQuery {
     pub trade: Option<String>,
     /// Substring of name, trade or e-mail.
     pub q: Option<String>,
-    /// Page number.
+    /// Page number (1..=1000000, default 1).
+    #[param(value_type = Option<u32>, minimum = 1)]
     pub page: Option<String>,
-    /// Page size.
+    /// Page size (1..=100, default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
 }
 
+/// Lists employees by name, filtered.
+#[utoipa::path(
+    get,
+    path = "/api/v1/employees",
+    tag = "employees",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of employees", body = Paginated<crate::domain::employee::Employee>),
+        doc::BadRequest,
+        doc::Forbidden,
+    ),
+)]
 async fn list(
     state: web::Data<AppState>,
     _who: Authed<Staff>,
@@ -150,6 +167,19 @@ async fn list(
     Ok(HttpResponse::Ok().json(Paginated::new(rows, page, total)))
 }
 
+/// Creates an employee (`name` is required).
+#[utoipa::path(
+    post,
+    path = "/api/v1/employees",
+    tag = "employees",
+    request_body = EmployeeInput,
+    responses(
+        (status = 201, description = "Created; `Location` names it", body = crate::domain::employee::Employee),
+        doc::BadRequest,
+        doc::Forbidden,
+        doc::Conflict,
+    ),
+)]
 async fn create(
     state: web::Data<AppState>,
     who: Authed<Staff>,
@@ -169,6 +199,16 @@ async fn create(
 }
 
 /// `GET /employees/me`: the employee linked to the caller's user; 404 if none.
+/// The employee record linked to the caller's user (any role).
+#[utoipa::path(
+    get,
+    path = "/api/v1/employees/me",
+    tag = "employees",
+    responses(
+        (status = 200, description = "The caller's employee record", body = crate::domain::employee::Employee),
+        doc::NotFound,
+    ),
+)]
 async fn me(state: web::Data<AppState>, who: Authed<AnyRole>) -> Result<HttpResponse, HttpError> {
     let user_id = who.user.id.clone();
     let emp = state
@@ -179,6 +219,18 @@ async fn me(state: web::Data<AppState>, who: Authed<AnyRole>) -> Result<HttpResp
     Ok(HttpResponse::Ok().json(emp))
 }
 
+/// One employee.
+#[utoipa::path(
+    get,
+    path = "/api/v1/employees/{id}",
+    tag = "employees",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The employee", body = crate::domain::employee::Employee),
+        doc::Forbidden,
+        doc::NotFound,
+    ),
+)]
 async fn get(
     state: web::Data<AppState>,
     _who: Authed<Staff>,
@@ -193,6 +245,21 @@ async fn get(
     Ok(HttpResponse::Ok().json(emp))
 }
 
+/// Changes the fields given; `skills` replaces the whole list.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/employees/{id}",
+    tag = "employees",
+    params(IdPath),
+    request_body = EmployeeInput,
+    responses(
+        (status = 200, description = "The updated employee", body = crate::domain::employee::Employee),
+        doc::BadRequest,
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Conflict,
+    ),
+)]
 async fn update(
     state: web::Data<AppState>,
     who: Authed<Staff>,
@@ -213,6 +280,19 @@ async fn update(
     Ok(HttpResponse::Ok().json(emp))
 }
 
+/// Deletes an employee; 409 while work orders refer to them (deactivate instead).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/employees/{id}",
+    tag = "employees",
+    params(IdPath),
+    responses(
+        (status = 204, description = "Deleted"),
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Conflict,
+    ),
+)]
 async fn delete(
     state: web::Data<AppState>,
     who: Authed<Staff>,

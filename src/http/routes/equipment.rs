@@ -12,6 +12,7 @@ use crate::domain::ids::{new_id, parse_id};
 use crate::http::auth::{Authed, Staff};
 use crate::http::error::HttpError;
 use crate::http::json::ValidJson;
+use crate::http::openapi::{self as doc, IdPath};
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::http::path_id;
 use crate::http::state::AppState;
@@ -45,10 +46,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Query of `GET /equipment`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// available | in_use | maintenance | retired.
+    #[param(value_type = Option<EquipmentStatus>, inline)]
     pub status: Option<String>,
     /// Type (case-insensitive exact match).
     #[serde(rename = "type")]
@@ -56,13 +59,28 @@ pub struct ListQuery {
     /// Substring of name or type.
     pub q: Option<String>,
     /// `true`: maintenance date on or before today (not retired); `false`: not due.
+    #[param(value_type = Option<bool>)]
     pub maintenance_due: Option<String>,
-    /// Page number.
+    /// Page number (1..=1000000, default 1).
+    #[param(value_type = Option<u32>, minimum = 1)]
     pub page: Option<String>,
-    /// Page size.
+    /// Page size (1..=100, default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
 }
 
+/// Lists equipment items, filtered.
+#[utoipa::path(
+    get,
+    path = "/api/v1/equipment",
+    tag = "equipment",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of equipment items", body = Paginated<crate::domain::equipment::Equipment>),
+        doc::BadRequest,
+        doc::Forbidden,
+    ),
+)]
 async fn list(
     state: web::Data<AppState>,
     _who: Authed<Staff>,
@@ -99,6 +117,18 @@ async fn list(
     Ok(HttpResponse::Ok().json(Paginated::new(rows, page, total)))
 }
 
+/// Creates an equipment item (`name` is required).
+#[utoipa::path(
+    post,
+    path = "/api/v1/equipment",
+    tag = "equipment",
+    request_body = EquipmentInput,
+    responses(
+        (status = 201, description = "Created; `Location` names it", body = crate::domain::equipment::Equipment),
+        doc::BadRequest,
+        doc::Forbidden,
+    ),
+)]
 async fn create(
     state: web::Data<AppState>,
     who: Authed<Staff>,
@@ -117,6 +147,18 @@ async fn create(
         .json(eq))
 }
 
+/// One equipment item.
+#[utoipa::path(
+    get,
+    path = "/api/v1/equipment/{id}",
+    tag = "equipment",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The equipment item", body = crate::domain::equipment::Equipment),
+        doc::Forbidden,
+        doc::NotFound,
+    ),
+)]
 async fn get(
     state: web::Data<AppState>,
     _who: Authed<Staff>,
@@ -131,6 +173,20 @@ async fn get(
     Ok(HttpResponse::Ok().json(eq))
 }
 
+/// Changes the fields given.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/equipment/{id}",
+    tag = "equipment",
+    params(IdPath),
+    request_body = EquipmentInput,
+    responses(
+        (status = 200, description = "The updated equipment item", body = crate::domain::equipment::Equipment),
+        doc::BadRequest,
+        doc::Forbidden,
+        doc::NotFound,
+    ),
+)]
 async fn update(
     state: web::Data<AppState>,
     who: Authed<Staff>,
@@ -151,6 +207,19 @@ async fn update(
     Ok(HttpResponse::Ok().json(eq))
 }
 
+/// Deletes an equipment item; 409 while loadouts or work orders use it.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/equipment/{id}",
+    tag = "equipment",
+    params(IdPath),
+    responses(
+        (status = 204, description = "Deleted"),
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Conflict,
+    ),
+)]
 async fn delete(
     state: web::Data<AppState>,
     who: Authed<Staff>,
@@ -167,19 +236,34 @@ async fn delete(
 }
 
 /// Query of `GET /loadouts`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct LoadoutListQuery {
     /// Substring of name or description.
     pub q: Option<String>,
     /// Only loadouts containing this equipment item.
     pub equipment_id: Option<String>,
-    /// Page number.
+    /// Page number (1..=1000000, default 1).
+    #[param(value_type = Option<u32>, minimum = 1)]
     pub page: Option<String>,
-    /// Page size.
+    /// Page size (1..=100, default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
 }
 
+/// Lists loadouts, filtered.
+#[utoipa::path(
+    get,
+    path = "/api/v1/loadouts",
+    tag = "equipment",
+    params(LoadoutListQuery),
+    responses(
+        (status = 200, description = "A page of loadouts", body = Paginated<crate::domain::equipment::Loadout>),
+        doc::BadRequest,
+        doc::Forbidden,
+    ),
+)]
 async fn list_loadouts(
     state: web::Data<AppState>,
     _who: Authed<Staff>,
@@ -213,6 +297,19 @@ async fn list_loadouts(
     Ok(HttpResponse::Ok().json(Paginated::new(rows, page, total)))
 }
 
+/// Creates a loadout (`name` is required).
+#[utoipa::path(
+    post,
+    path = "/api/v1/loadouts",
+    tag = "equipment",
+    request_body = LoadoutInput,
+    responses(
+        (status = 201, description = "Created; `Location` names it", body = crate::domain::equipment::Loadout),
+        doc::BadRequest,
+        doc::Forbidden,
+        doc::Conflict,
+    ),
+)]
 async fn create_loadout(
     state: web::Data<AppState>,
     who: Authed<Staff>,
@@ -231,6 +328,18 @@ async fn create_loadout(
         .json(loadout))
 }
 
+/// One loadout.
+#[utoipa::path(
+    get,
+    path = "/api/v1/loadouts/{id}",
+    tag = "equipment",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The loadout", body = crate::domain::equipment::Loadout),
+        doc::Forbidden,
+        doc::NotFound,
+    ),
+)]
 async fn get_loadout(
     state: web::Data<AppState>,
     _who: Authed<Staff>,
@@ -245,6 +354,21 @@ async fn get_loadout(
     Ok(HttpResponse::Ok().json(loadout))
 }
 
+/// Changes the fields given.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/loadouts/{id}",
+    tag = "equipment",
+    params(IdPath),
+    request_body = LoadoutInput,
+    responses(
+        (status = 200, description = "The updated loadout", body = crate::domain::equipment::Loadout),
+        doc::BadRequest,
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Conflict,
+    ),
+)]
 async fn update_loadout(
     state: web::Data<AppState>,
     who: Authed<Staff>,
@@ -265,6 +389,19 @@ async fn update_loadout(
     Ok(HttpResponse::Ok().json(loadout))
 }
 
+/// Deletes a loadout; 409 while open work orders use it.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/loadouts/{id}",
+    tag = "equipment",
+    params(IdPath),
+    responses(
+        (status = 204, description = "Deleted"),
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Conflict,
+    ),
+)]
 async fn delete_loadout(
     state: web::Data<AppState>,
     who: Authed<Staff>,

@@ -14,6 +14,7 @@ use crate::domain::validate::Check;
 use crate::http::auth::{Authed, Staff};
 use crate::http::error::HttpError;
 use crate::http::json::ValidJson;
+use crate::http::openapi::{self as doc, IdPath};
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::http::path_id;
 use crate::http::query::{Flag, ValidQuery};
@@ -36,12 +37,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Query of `GET /follow-ups`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `open`, `done` or `cancelled`.
+    #[param(inline)]
     pub status: Option<FollowUpStatus>,
     /// `true`: only open follow-ups past their due date.
+    #[param(value_type = Option<bool>)]
     pub overdue: Option<Flag>,
     /// Only this customer's.
     pub customer_id: Option<String>,
@@ -49,12 +53,26 @@ pub struct ListQuery {
     pub from: Option<String>,
     /// Due on or before (`YYYY-MM-DD`).
     pub to: Option<String>,
-    /// Page number.
+    /// Page number (1..=1000000, default 1).
+    #[param(value_type = Option<u32>, minimum = 1)]
     pub page: Option<String>,
-    /// Page size.
+    /// Page size (1..=100, default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
 }
 
+/// Lists follow-ups by due date, filtered.
+#[utoipa::path(
+    get,
+    path = "/api/v1/follow-ups",
+    tag = "follow-ups",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of follow-ups", body = Paginated<crate::domain::follow_up::FollowUp>),
+        doc::BadRequest,
+        doc::Forbidden,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list(
     state: web::Data<AppState>,
@@ -83,6 +101,18 @@ async fn list(
     Ok(HttpResponse::Ok().json(Paginated::new(rows, page, total)))
 }
 
+/// Adds a follow-up by hand (`customerId` and `dueDate` are required).
+#[utoipa::path(
+    post,
+    path = "/api/v1/follow-ups",
+    tag = "follow-ups",
+    request_body = FollowUpInput,
+    responses(
+        (status = 201, description = "Created; `Location` names it", body = crate::domain::follow_up::FollowUp),
+        doc::BadRequest,
+        doc::Forbidden,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn create(
     state: web::Data<AppState>,
@@ -102,6 +132,18 @@ async fn create(
         .json(fu))
 }
 
+/// One follow-up.
+#[utoipa::path(
+    get,
+    path = "/api/v1/follow-ups/{id}",
+    tag = "follow-ups",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The follow-up", body = crate::domain::follow_up::FollowUp),
+        doc::Forbidden,
+        doc::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn get(
     state: web::Data<AppState>,
@@ -116,6 +158,20 @@ async fn get(
     Ok(HttpResponse::Ok().json(fu))
 }
 
+/// Marks done, cancels or reopens (`status`), moves the due date or edits the note.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/follow-ups/{id}",
+    tag = "follow-ups",
+    params(IdPath),
+    request_body = FollowUpPatch,
+    responses(
+        (status = 200, description = "The updated follow-up", body = crate::domain::follow_up::FollowUp),
+        doc::BadRequest,
+        doc::Forbidden,
+        doc::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn update(
     state: web::Data<AppState>,

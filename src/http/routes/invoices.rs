@@ -13,6 +13,7 @@ use crate::domain::validate::Check;
 use crate::http::auth::{Authed, Staff};
 use crate::http::error::HttpError;
 use crate::http::json::ValidJson;
+use crate::http::openapi::{self as doc, IdPath};
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::http::path_id;
 use crate::http::query::{Flag, ValidQuery};
@@ -66,10 +67,12 @@ pub(crate) fn date_range(
 }
 
 /// Query of `GET /invoices`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `draft`, `sent`, `paid` or `void`.
+    #[param(inline)]
     pub status: Option<InvoiceStatus>,
     /// Only this customer's invoices.
     pub customer_id: Option<String>,
@@ -78,13 +81,28 @@ pub struct ListQuery {
     /// Issued on or before (`YYYY-MM-DD`).
     pub to: Option<String>,
     /// `true`: only sent invoices with a balance past their due date.
+    #[param(value_type = Option<bool>)]
     pub overdue: Option<Flag>,
-    /// Page number.
+    /// Page number (1..=1000000, default 1).
+    #[param(value_type = Option<u32>, minimum = 1)]
     pub page: Option<String>,
-    /// Page size.
+    /// Page size (1..=100, default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
 }
 
+/// Lists invoices, newest first, filtered.
+#[utoipa::path(
+    get,
+    path = "/api/v1/invoices",
+    tag = "invoices",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of invoices", body = Paginated<Invoice>),
+        doc::BadRequest,
+        doc::Forbidden,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list(
     state: web::Data<AppState>,
@@ -114,14 +132,27 @@ async fn list(
 }
 
 /// An invoice with its payments.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct InvoiceDetail {
+pub(crate) struct InvoiceDetail {
     #[serde(flatten)]
     invoice: Invoice,
+    /// Its payments, oldest first.
     payments: Vec<Payment>,
 }
 
+/// An invoice with its payments.
+#[utoipa::path(
+    get,
+    path = "/api/v1/invoices/{id}",
+    tag = "invoices",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The invoice", body = InvoiceDetail),
+        doc::Forbidden,
+        doc::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn get(
     state: web::Data<AppState>,
@@ -140,6 +171,19 @@ async fn get(
     Ok(HttpResponse::Ok().json(detail))
 }
 
+/// Marks a draft invoice as sent; 409 unless it is a draft.
+#[utoipa::path(
+    post,
+    path = "/api/v1/invoices/{id}/send",
+    tag = "invoices",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The sent invoice", body = Invoice),
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Conflict,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn send(
     state: web::Data<AppState>,
@@ -156,6 +200,21 @@ async fn send(
     Ok(HttpResponse::Ok().json(inv))
 }
 
+/// Voids an invoice without payments (`reason` is required); 409 otherwise.
+#[utoipa::path(
+    post,
+    path = "/api/v1/invoices/{id}/void",
+    tag = "invoices",
+    params(IdPath),
+    request_body = VoidInput,
+    responses(
+        (status = 200, description = "The void invoice", body = Invoice),
+        doc::BadRequest,
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Conflict,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn void(
     state: web::Data<AppState>,
@@ -174,6 +233,18 @@ async fn void(
     Ok(HttpResponse::Ok().json(inv))
 }
 
+/// An invoice's payments (all of them, on one page).
+#[utoipa::path(
+    get,
+    path = "/api/v1/invoices/{id}/payments",
+    tag = "invoices",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The payments, oldest first", body = Paginated<Payment>),
+        doc::Forbidden,
+        doc::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list_payments(
     state: web::Data<AppState>,
@@ -188,13 +259,30 @@ async fn list_payments(
 }
 
 /// Response of `POST /invoices/{id}/payments`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct PaymentRecorded {
+pub(crate) struct PaymentRecorded {
+    /// The new payment.
     payment: Payment,
+    /// The invoice after it.
     invoice: Invoice,
 }
 
+/// Records a payment (at most the balance); a draft becomes sent, a zero balance paid.
+#[utoipa::path(
+    post,
+    path = "/api/v1/invoices/{id}/payments",
+    tag = "invoices",
+    params(IdPath),
+    request_body = PaymentInput,
+    responses(
+        (status = 201, description = "Recorded", body = PaymentRecorded),
+        doc::BadRequest,
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Conflict,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn pay(
     state: web::Data<AppState>,

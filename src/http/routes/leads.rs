@@ -7,10 +7,11 @@ use crate::db::DbError;
 use crate::db::leads::{self as repo, LeadFilter};
 use crate::domain::DomainError;
 use crate::domain::ids::new_id;
-use crate::domain::lead::{LeadFields, LeadInput, LeadPatch, LeadStatus};
+use crate::domain::lead::{Lead, LeadFields, LeadInput, LeadPatch, LeadStatus};
 use crate::http::auth::{Authed, Staff};
 use crate::http::error::HttpError;
 use crate::http::json::ValidJson;
+use crate::http::openapi::{self as doc, IdPath};
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::http::path_id;
 use crate::http::query::ValidQuery;
@@ -34,19 +35,35 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Query of `GET /leads`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `new`, `contacted`, `converted` or `lost`.
+    #[param(inline)]
     pub status: Option<LeadStatus>,
     /// Text in the name, e-mail, phone, service type or source.
     pub q: Option<String>,
-    /// Page number.
+    /// Page number (1..=1000000, default 1).
+    #[param(value_type = Option<u32>, minimum = 1)]
     pub page: Option<String>,
-    /// Page size.
+    /// Page size (1..=100, default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
 }
 
+/// Lists leads, newest first, filtered.
+#[utoipa::path(
+    get,
+    path = "/api/v1/leads",
+    tag = "leads",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of leads", body = Paginated<Lead>),
+        doc::BadRequest,
+        doc::Forbidden,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list(
     state: web::Data<AppState>,
@@ -71,6 +88,31 @@ async fn list(
     Ok(HttpResponse::Ok().json(Paginated::new(rows, page, total)))
 }
 
+/// Answer of `POST /leads`: the new lead, or, when `[business]
+/// auto_convert_leads` is on, what its conversion produced.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum LeadCreated {
+    /// The new lead (status `new`).
+    Lead(Lead),
+    /// The conversion of the new lead.
+    Converted(crate::db::leads::Conversion),
+}
+
+/// Takes in a lead (`name` and a phone or an e-mail are required); with
+/// `[business] auto_convert_leads` on, converts it at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/leads",
+    tag = "leads",
+    request_body = LeadInput,
+    responses(
+        (status = 201, description = "The new lead, or its conversion when leads are converted automatically", body = LeadCreated),
+        doc::BadRequest,
+        doc::Forbidden,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn create(
     state: web::Data<AppState>,
@@ -103,6 +145,18 @@ async fn create(
         .json(lead))
 }
 
+/// One lead.
+#[utoipa::path(
+    get,
+    path = "/api/v1/leads/{id}",
+    tag = "leads",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The lead", body = Lead),
+        doc::Forbidden,
+        doc::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn get(
     state: web::Data<AppState>,
@@ -117,6 +171,22 @@ async fn get(
     Ok(HttpResponse::Ok().json(lead))
 }
 
+/// Edits an open lead's fields and/or moves it to `contacted` or `lost`
+/// (`lostReason` required); 409 for a converted or lost lead or a transition it does not allow.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/leads/{id}",
+    tag = "leads",
+    params(IdPath),
+    request_body = LeadPatch,
+    responses(
+        (status = 200, description = "The updated lead", body = Lead),
+        doc::BadRequest,
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Conflict,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn update(
     state: web::Data<AppState>,
@@ -166,6 +236,20 @@ fn merge_errors<A, B>(
     }
 }
 
+/// Converts an open lead: matches a customer by e-mail or phone or creates
+/// one, and creates a draft work order, in one transaction; 409 unless the lead is open.
+#[utoipa::path(
+    post,
+    path = "/api/v1/leads/{id}/convert",
+    tag = "leads",
+    params(IdPath),
+    responses(
+        (status = 200, description = "What the conversion produced", body = crate::db::leads::Conversion),
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Conflict,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn convert(
     state: web::Data<AppState>,

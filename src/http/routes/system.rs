@@ -6,7 +6,7 @@
 use crate::db::migrations;
 use crate::http::state::AppState;
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
 use std::time::Duration;
 
 /// How long readiness waits for the database.
@@ -19,10 +19,42 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(metrics));
 }
 
+/// Answer of `/healthz` and `/readyz`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Health {
+    /// `alive` (`/healthz`), `healthy` or `unhealthy` (`/readyz`).
+    #[schema(schema_with = health_status_schema)]
+    status: &'static str,
+    /// This build's version.
+    version: &'static str,
+    /// Why it is not ready (`unhealthy` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+fn health_status_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["alive", "healthy", "unhealthy"]))
+        .build()
+}
+
+/// Liveness: the process answers. Never touches the database.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "system",
+    security(()),
+    responses((status = 200, description = "Alive", body = Health)),
+)]
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({"status": "alive", "version": state.version}))
+        .json(Health {
+            status: "alive",
+            version: state.version,
+            reason: None,
+        })
 }
 
 /// Readiness: why the service is not ready, or `None` when it is.
@@ -41,17 +73,44 @@ pub async fn not_ready_reason(state: &AppState) -> Option<String> {
     }
 }
 
+/// Readiness: the database answers and no migration is pending.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "system",
+    security(()),
+    responses(
+        (status = 200, description = "Ready (`healthy`)", body = Health),
+        (status = 503, description = "Not ready (`unhealthy`, with the `reason`)", body = Health),
+    ),
+)]
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match not_ready_reason(&state).await {
         None => HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-store"))
-            .json(json!({"status": "healthy", "version": state.version})),
+            .json(Health {
+                status: "healthy",
+                version: state.version,
+                reason: None,
+            }),
         Some(reason) => HttpResponse::ServiceUnavailable()
             .insert_header(("Cache-Control", "no-store"))
-            .json(json!({"status": "unhealthy", "version": state.version, "reason": reason})),
+            .json(Health {
+                status: "unhealthy",
+                version: state.version,
+                reason: Some(reason),
+            }),
     }
 }
 
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "system",
+    security(()),
+    responses((status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain")),
+)]
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let s = state.clone();
     let body = tokio::task::spawn_blocking(move || s.metrics.render(&s.db))

@@ -21,6 +21,7 @@ use crate::domain::work_order::{
 use crate::http::auth::{AnyRole, Authed, Policy, Staff};
 use crate::http::error::HttpError;
 use crate::http::json::ValidJson;
+use crate::http::openapi::{self as doc, IdPath};
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::http::path_id;
 use crate::http::state::AppState;
@@ -106,8 +107,9 @@ fn not_yours() -> HttpError {
 }
 
 /// Query of `GET /work-orders`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// One status or a comma-separated list.
     pub status: Option<String>,
@@ -121,9 +123,11 @@ pub struct ListQuery {
     pub to: Option<String>,
     /// Number (`WO-000123`, `123`), service type, description or customer name.
     pub q: Option<String>,
-    /// Page number.
+    /// Page number (1..=1000000, default 1).
+    #[param(value_type = Option<u32>, minimum = 1)]
     pub page: Option<String>,
-    /// Page size.
+    /// Page size (1..=100, default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
 }
 
@@ -185,6 +189,16 @@ impl ListQuery {
 }
 
 /// `GET /work-orders`: newest first; technicians see only their own.
+#[utoipa::path(
+    get,
+    path = "/api/v1/work-orders",
+    tag = "work-orders",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of work orders", body = Paginated<WorkOrder>),
+        doc::BadRequest,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list(
     state: web::Data<AppState>,
@@ -206,6 +220,17 @@ async fn list(
 }
 
 /// `POST /work-orders`: a new draft.
+#[utoipa::path(
+    post,
+    path = "/api/v1/work-orders",
+    tag = "work-orders",
+    request_body = WorkOrderInput,
+    responses(
+        (status = 201, description = "The new draft; `Location` names it", body = WorkOrder),
+        doc::BadRequest,
+        doc::Forbidden,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn create(
     state: web::Data<AppState>,
@@ -229,6 +254,17 @@ async fn create(
 }
 
 /// `GET /work-orders/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/work-orders/{id}",
+    tag = "work-orders",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The work order", body = WorkOrder),
+        doc::Forbidden,
+        doc::NotFound,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn get(
     state: web::Data<AppState>,
@@ -249,6 +285,20 @@ async fn get(
 }
 
 /// `PATCH /work-orders/{id}`: what the status allows.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/work-orders/{id}",
+    tag = "work-orders",
+    params(IdPath),
+    request_body = WorkOrderInput,
+    responses(
+        (status = 200, description = "The updated work order", body = WorkOrder),
+        doc::BadRequest,
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Conflict,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn update(
     state: web::Data<AppState>,
@@ -267,6 +317,20 @@ async fn update(
 }
 
 /// `POST /work-orders/{id}/schedule`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/work-orders/{id}/schedule",
+    tag = "work-orders",
+    params(IdPath),
+    request_body = ScheduleInput,
+    responses(
+        (status = 200, description = "The scheduled work order", body = WorkOrder),
+        doc::BadRequest,
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Conflict,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn schedule(
     state: web::Data<AppState>,
@@ -314,6 +378,20 @@ where
 }
 
 /// `POST /work-orders/{id}/start` (staff or the assigned technician).
+#[utoipa::path(
+    post,
+    path = "/api/v1/work-orders/{id}/start",
+    tag = "work-orders",
+    params(IdPath),
+    request_body(content = Option<StartInput>, description = "Optional; may be left out"),
+    responses(
+        (status = 200, description = "The started work order", body = WorkOrder),
+        doc::BadRequest,
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Conflict,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn start(
     state: web::Data<AppState>,
@@ -331,16 +409,31 @@ async fn start(
     Ok(HttpResponse::Ok().json(wo))
 }
 
-/// Response of `POST /work-orders/{id}/complete`.
-#[derive(Serialize)]
+/// Response of `POST /work-orders/{id}/complete`: the work order and its new invoice.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct Completed {
+pub(crate) struct Completed {
     #[serde(flatten)]
     work_order: WorkOrder,
+    /// The invoice the completion created.
     invoice: InvoiceSummary,
 }
 
 /// `POST /work-orders/{id}/complete` (staff or the assigned technician).
+#[utoipa::path(
+    post,
+    path = "/api/v1/work-orders/{id}/complete",
+    tag = "work-orders",
+    params(IdPath),
+    request_body = CompleteInput,
+    responses(
+        (status = 200, description = "The completed work order and its invoice", body = Completed),
+        doc::BadRequest,
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Conflict,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn complete(
     state: web::Data<AppState>,
@@ -370,6 +463,20 @@ async fn complete(
 }
 
 /// `POST /work-orders/{id}/cancel` (staff), with an optional `reason`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/work-orders/{id}/cancel",
+    tag = "work-orders",
+    params(IdPath),
+    request_body(content = Option<CancelInput>, description = "Optional; may be left out"),
+    responses(
+        (status = 200, description = "The cancelled work order", body = WorkOrder),
+        doc::BadRequest,
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Conflict,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn cancel(
     state: web::Data<AppState>,
