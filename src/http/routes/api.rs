@@ -59,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         resource("/tokens/{id}", "DELETE").route(web::delete().to(revoke_token)),
                     )
                     .configure(super::customers::configure)
+                    .configure(super::analytics::configure)
                     .default_service(web::to(api_not_found)),
             )
             .default_service(web::to(api_not_found)),

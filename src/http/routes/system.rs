@@ -1,7 +1,9 @@
 //! Operations endpoints: `/healthz` (liveness, never touches the database),
 //! `/readyz` (database answers and no migration is pending) and `/metrics`
-//! (Prometheus text format). None requires authentication, as probes and
-//! scrapers do not log in; `/metrics` carries no business secrets.
+//! (Prometheus text format, including the business gauges of
+//! `monitor::business`). None requires authentication, as probes and
+//! scrapers do not log in; `/metrics` shows business aggregates and employee
+//! names but no customer data or secrets.
 
 use crate::db::migrations;
 use crate::http::state::AppState;
@@ -53,10 +55,29 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let tz = crate::domain::analytics::business_tz(&state.config().business.timezone);
+    let today = state.clock.now().with_timezone(&tz).date_naive();
     let s = state.clone();
-    let body = tokio::task::spawn_blocking(move || s.metrics.render(&s.db))
-        .await
-        .unwrap_or_default();
+    // Business gauges and the render share one blocking task on a read connection.
+    let rendered = state
+        .db
+        .read(move |c| {
+            if let Err(e) = s.metrics.business.refresh(c, today, tz) {
+                tracing::warn!(error = %e, "cannot refresh business metrics");
+            }
+            Ok(s.metrics.render(&s.db))
+        })
+        .await;
+    let body = match rendered {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::warn!(error = %e, "business metrics skipped: no database connection");
+            let s = state.clone();
+            tokio::task::spawn_blocking(move || s.metrics.render(&s.db))
+                .await
+                .unwrap_or_default()
+        }
+    };
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
