@@ -1,0 +1,234 @@
+//! `/api/v1/analytics/*` and `/api/v1/work-orders/{id}/analysis` — owner and
+//! office staff only. Everything is computed locally from the business's own
+//! records; dates are business-local (`[business] timezone`). The metrics are
+//! defined in `docs/analytics.md`.
+
+use super::api::resource;
+use crate::db::DbError;
+use crate::db::analytics as repo;
+use crate::domain::analytics::{
+    DEFAULT_RANGE_DAYS, DateRange, PERFORMANCE_RANGE_DAYS, Recommendation,
+};
+use crate::http::auth::{Authed, Staff};
+use crate::http::error::HttpError;
+use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::http::path_id;
+use crate::http::state::AppState;
+use actix_web::{HttpResponse, web};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// Registers the analytics routes (relative to `/api/v1`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/work-orders/{id}/analysis", "GET").route(web::get().to(analysis)))
+        .service(resource("/analytics/dashboard", "GET").route(web::get().to(dashboard)))
+        .service(resource("/analytics/customers", "GET").route(web::get().to(customers)))
+        .service(resource("/analytics/equipment", "GET").route(web::get().to(equipment)))
+        .service(resource("/analytics/employees", "GET").route(web::get().to(employees)))
+        .service(
+            resource("/analytics/recommendations", "GET").route(web::get().to(recommendations)),
+        );
+}
+
+/// The business time zone and today's date in it.
+fn local_today(state: &AppState) -> (chrono_tz::Tz, NaiveDate) {
+    let tz = state.config().timezone();
+    (tz, state.clock.now().with_timezone(&tz).date_naive())
+}
+
+/// `GET /work-orders/{id}/analysis`: estimated cost and duration and the
+/// recommended technician for the work order's service type and priority.
+/// 404 for an unknown id.
+#[tracing::instrument(skip_all)]
+async fn analysis(
+    state: web::Data<AppState>,
+    _who: Authed<Staff>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let id = path_id(&id)?;
+    let (_, today) = local_today(&state);
+    let business = state.config().business;
+    let a = state
+        .db
+        .read(move |c| {
+            let input = repo::work_order_input(c, &id)?.ok_or(DbError::NotFound)?;
+            repo::analyze(c, &input, &business, today)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(a))
+}
+
+/// Query of `GET /analytics/dashboard`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangeQuery {
+    /// First day, `YYYY-MM-DD` (default: 29 days before `to`).
+    pub from: Option<String>,
+    /// Last day, `YYYY-MM-DD` (default: today).
+    pub to: Option<String>,
+}
+
+/// `GET /analytics/dashboard?from=&to=`: totals, margin, efficiency and chart
+/// series. 400 for a malformed date, `from` after `to`, or more than 5 years.
+#[tracing::instrument(skip_all)]
+async fn dashboard(
+    state: web::Data<AppState>,
+    _who: Authed<Staff>,
+    q: web::Query<RangeQuery>,
+) -> Result<HttpResponse, HttpError> {
+    let (tz, today) = local_today(&state);
+    let range = DateRange::parse(
+        q.from.as_deref(),
+        q.to.as_deref(),
+        today,
+        DEFAULT_RANGE_DAYS,
+    )?;
+    let d = state
+        .db
+        .read(move |c| repo::dashboard(c, &range, tz))
+        .await?;
+    Ok(HttpResponse::Ok().json(d))
+}
+
+/// `GET /analytics/customers?page=&limit=`: customers by lifetime value.
+#[tracing::instrument(skip_all)]
+async fn customers(
+    state: web::Data<AppState>,
+    _who: Authed<Staff>,
+    q: web::Query<PageQueryStrict>,
+) -> Result<HttpResponse, HttpError> {
+    let q = q.into_inner();
+    let page = Page::parse(&PageQuery {
+        page: q.page,
+        limit: q.limit,
+    })?;
+    let (tz, today) = local_today(&state);
+    let (rows, total) = state
+        .db
+        .read(move |c| repo::customers(c, today, tz, page.limit.into(), page.offset()))
+        .await?;
+    Ok(HttpResponse::Ok().json(Paginated::new(rows, page, total)))
+}
+
+/// `?page=&limit=` with nothing else allowed.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQueryStrict {
+    /// Page number.
+    pub page: Option<String>,
+    /// Page size.
+    pub limit: Option<String>,
+}
+
+/// Query of the ranged lists (`equipment`, `employees`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangePageQuery {
+    /// First day, `YYYY-MM-DD`.
+    pub from: Option<String>,
+    /// Last day, `YYYY-MM-DD` (default: today).
+    pub to: Option<String>,
+    /// Page number.
+    pub page: Option<String>,
+    /// Page size.
+    pub limit: Option<String>,
+}
+
+/// A page of a ranged list, with the range it covers.
+#[derive(Serialize)]
+struct RangedPage<T: Serialize> {
+    #[serde(flatten)]
+    page: Paginated<T>,
+    from: NaiveDate,
+    to: NaiveDate,
+}
+
+fn ranged_page<T: Serialize>(rows: Vec<T>, page: Page, range: DateRange) -> RangedPage<T> {
+    let total = rows.len() as i64;
+    let data: Vec<T> = rows
+        .into_iter()
+        .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
+        .take(page.limit as usize)
+        .collect();
+    RangedPage {
+        page: Paginated::new(data, page, total),
+        from: range.from,
+        to: range.to,
+    }
+}
+
+fn parse_ranged(
+    q: RangePageQuery,
+    today: NaiveDate,
+    days: i64,
+) -> Result<(Page, DateRange), HttpError> {
+    let page = Page::parse(&PageQuery {
+        page: q.page,
+        limit: q.limit,
+    })?;
+    let range = DateRange::parse(q.from.as_deref(), q.to.as_deref(), today, days)?;
+    Ok((page, range))
+}
+
+/// `GET /analytics/equipment?from=&to=`: utilization per piece of equipment
+/// (default: the last 30 days), highest first.
+#[tracing::instrument(skip_all)]
+async fn equipment(
+    state: web::Data<AppState>,
+    _who: Authed<Staff>,
+    q: web::Query<RangePageQuery>,
+) -> Result<HttpResponse, HttpError> {
+    let (tz, today) = local_today(&state);
+    let (page, range) = parse_ranged(q.into_inner(), today, DEFAULT_RANGE_DAYS)?;
+    let rows = state
+        .db
+        .read(move |c| repo::equipment(c, &range, tz, true))
+        .await?;
+    Ok(HttpResponse::Ok().json(ranged_page(rows, page, range)))
+}
+
+/// `GET /analytics/employees?from=&to=`: performance per employee (default:
+/// the last 90 days), best first.
+#[tracing::instrument(skip_all)]
+async fn employees(
+    state: web::Data<AppState>,
+    _who: Authed<Staff>,
+    q: web::Query<RangePageQuery>,
+) -> Result<HttpResponse, HttpError> {
+    let (tz, today) = local_today(&state);
+    let (page, range) = parse_ranged(q.into_inner(), today, PERFORMANCE_RANGE_DAYS)?;
+    let rows = state
+        .db
+        .read(move |c| repo::employees(c, &range, today, tz, false))
+        .await?;
+    Ok(HttpResponse::Ok().json(ranged_page(rows, page, range)))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Recommendations {
+    date: NaiveDate,
+    data: Vec<Recommendation>,
+}
+
+/// `GET /analytics/recommendations`: every rule that fires today, most severe
+/// first; never empty.
+#[tracing::instrument(skip_all)]
+async fn recommendations(
+    state: web::Data<AppState>,
+    _who: Authed<Staff>,
+    q: web::Query<NoQuery>,
+) -> Result<HttpResponse, HttpError> {
+    let _ = q;
+    let (tz, today) = local_today(&state);
+    let data = state
+        .db
+        .read(move |c| repo::recommendations(c, today, tz))
+        .await?;
+    Ok(HttpResponse::Ok().json(Recommendations { date: today, data }))
+}
+
+/// A query string that must be empty.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoQuery {}
