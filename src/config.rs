@@ -68,6 +68,14 @@ pub struct AttachmentsConfig {
     pub max_bytes: usize,
 }
 
+impl BusinessConfig {
+    /// The business time zone (UTC if the name does not parse; validation
+    /// reports that at load).
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::UTC)
+    }
+}
+
 impl Default for BusinessConfig {
     fn default() -> Self {
         Self {
@@ -106,6 +114,8 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// Largest request body accepted, in bytes (larger → 413).
     pub max_body_bytes: usize,
+    /// Let anyone who can reach Quant read `/metrics` (else: loopback, or owner/office credentials).
+    pub metrics_public: bool,
 }
 
 /// `[database]`
@@ -179,6 +189,7 @@ impl Default for ServerConfig {
             workers: 0,
             shutdown_timeout: Duration::from_secs(30),
             max_body_bytes: 1024 * 1024,
+            metrics_public: false,
         }
     }
 }
@@ -532,7 +543,7 @@ impl Config {
     /// The business time zone (UTC if it somehow does not parse; validation
     /// prevents that).
     pub fn timezone(&self) -> chrono_tz::Tz {
-        self.business.timezone.parse().unwrap_or(chrono_tz::UTC)
+        self.business.tz()
     }
 
     /// The path of the SQLite database file inside the state directory.

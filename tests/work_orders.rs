@@ -322,6 +322,10 @@ async fn create_returns_a_draft_with_the_full_view() {
         "cancelledAt",
         "cancelReason",
         "invoiceId",
+        // The local analysis answered with a create.
+        "estimatedDuration",
+        "recommendedEmployee",
+        "analysis",
     ];
     want.sort_unstable();
     assert_eq!(keys, want);
@@ -334,7 +338,8 @@ async fn create_returns_a_draft_with_the_full_view() {
     assert_eq!(wo["customerName"], "Ann Archer");
     assert_eq!(wo["scheduledDate"], "2026-03-05");
     assert_eq!(wo["scheduledTime"], "09:30");
-    assert_eq!(wo["estimatedCost"], Value::Null);
+    // No history: the configured default, 120 min at $55.00/h.
+    assert_eq!(wo["estimatedCost"].as_f64(), Some(110.0));
     assert_eq!(wo["profitMargin"], Value::Null);
     assert_eq!(wo["assignedEmployeeId"], Value::Null);
     assert_eq!(wo["completionPhotos"], json!({"before": [], "after": []}));
@@ -1715,5 +1720,59 @@ async fn listing_pages_correctly_through_100k_work_orders() {
     let next = ctx.work_order(&cust, json!({})).await;
     assert_eq!(next["workOrderNumber"], "WO-100001");
     assert_eq!(ctx.numbers("limit=1").await, ["WO-100001"]);
+    ctx.app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_answers_with_the_local_analysis() {
+    let ctx = Ctx::new().await;
+    let cust = ctx.customer("Analysed Customer").await;
+    // No history and no employees: the configured defaults (120 min at $55.00/h).
+    let (s, v) = ctx
+        .post(
+            WO,
+            json!({"customerId": cust, "serviceType": "Drain cleaning"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["estimatedCost"].as_f64(), Some(110.0), "{v}");
+    assert_eq!(v["estimatedDuration"].as_f64(), Some(2.0));
+    assert_eq!(v["estimatedDurationHours"].as_f64(), Some(2.0));
+    assert!(v["recommendedEmployee"].is_null());
+    assert!(
+        !v["analysis"]["basis"]["method"]
+            .as_str()
+            .unwrap()
+            .is_empty()
+    );
+    // With an active technician who has the skill, they are recommended, with reasons.
+    let emp = ctx.employee("Sky Drains", None, true).await;
+    ctx.exec(
+        "UPDATE employees SET skills = '[\"Drain cleaning\"]' WHERE id = ?1",
+        vec![Some(emp.clone())],
+    )
+    .await;
+    let (s, v) = ctx
+        .post(WO, json!({"customerId": cust, "serviceType": "Drain cleaning", "estimatedDurationHours": 1.5}))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["recommendedEmployee"]["id"], emp.as_str());
+    assert!(
+        !v["recommendedEmployee"]["reasons"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        v["estimatedDurationHours"].as_f64(),
+        Some(1.5),
+        "the client's estimate is kept"
+    );
+    // The stored work order carries the estimated cost.
+    let (s, stored) = ctx
+        .get(&format!("{WO}/{}", v["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(stored["estimatedCost"], v["estimatedCost"]);
     ctx.app.stop().await;
 }

@@ -11,6 +11,7 @@
 //! * **Migrations** are embedded, numbered and applied in order, each in its own
 //!   transaction (see [`migrations`]).
 
+pub mod analytics;
 pub mod attachments;
 pub mod audit;
 pub mod auth;

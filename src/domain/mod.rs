@@ -2,6 +2,8 @@
 //! every rule is testable on its own. Inputs are parsed into newtypes at the
 //! boundary ("parse, don't validate").
 
+/// Local analytics: medians, scores, utilization, recommendation rules.
+pub mod analytics;
 /// Invoices and payments: the invoice status machine and payment rules.
 pub mod billing;
 /// Customers, contacts and customer search.

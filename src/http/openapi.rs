@@ -114,6 +114,12 @@ header, and over the per-IP rate limit every `/api` route answers 429 `rate_limi
         routes::work_orders::start,
         routes::work_orders::complete,
         routes::work_orders::cancel,
+        routes::analytics::analysis,
+        routes::analytics::dashboard,
+        routes::analytics::customers,
+        routes::analytics::equipment,
+        routes::analytics::employees,
+        routes::analytics::recommendations,
     ),
     components(schemas(ErrorBody, Binary)),
     modifiers(&Conventions),
@@ -130,6 +136,7 @@ header, and over the per-IP rate limit every `/api` route answers 429 `rate_limi
         (name = "invoices", description = "Invoices and payments (owner, office)"),
         (name = "follow-ups", description = "Customer follow-ups (owner, office)"),
         (name = "audit", description = "The audit log (owner)"),
+        (name = "analytics", description = "Local job analysis, dashboard, profitability, utilization, performance and recommendations (owner, office)"),
     )
 )]
 pub struct ApiDoc;

@@ -23,6 +23,9 @@ pub struct Metrics {
     db_commits: IntGauge,
     db_writes: IntGauge,
     system: Mutex<System>,
+    /// Business gauges (revenue, active work orders, utilization, performance),
+    /// refreshed by the `/metrics` handler before [`Metrics::render`].
+    pub business: super::business::BusinessGauges,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -96,6 +99,7 @@ impl Metrics {
         registry.register(Box::new(process_cpu.clone()))?;
         registry.register(Box::new(db_size.clone()))?;
         registry.register(Box::new(db_wal_size.clone()))?;
+        let business = super::business::register(&registry)?;
         Ok(Self {
             registry,
             http_requests_total,
@@ -107,6 +111,7 @@ impl Metrics {
             db_commits,
             db_writes,
             system: Mutex::new(System::new()),
+            business,
         })
     }
 

@@ -1,4 +1,6 @@
 //! Monitoring: the Prometheus metrics registry exported on `/metrics`, with
-//! process gauges read through `sysinfo` and database size read at scrape time.
+//! process gauges read through `sysinfo`, database size and the business gauges
+//! (`business`) read at scrape time.
 
+pub mod business;
 pub mod metrics;

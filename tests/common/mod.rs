@@ -388,6 +388,8 @@ pub fn read_response(stream: &mut std::net::TcpStream) -> Result<RawResponse, St
         match stream.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => raw.extend_from_slice(&buf[..n]),
+            // A signal (e.g. SIGCHLD from a spawned quant) interrupted the read: retry.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) if raw.is_empty() => return Err(format!("read: {e}")),
             Err(_) => break,
         }

@@ -137,6 +137,10 @@ CREATE INDEX work_orders_scheduled ON work_orders (scheduled_date, scheduled_tim
 CREATE INDEX work_orders_loadout ON work_orders (loadout_id, window_start) WHERE loadout_id IS NOT NULL;
 CREATE INDEX work_orders_completed ON work_orders (completed_at) WHERE completed_at IS NOT NULL;
 CREATE INDEX work_orders_service ON work_orders (service_type, priority, status);
+-- The job analysis reads the most recent completed jobs of a service type (case-insensitive)
+-- from this index alone (db::analytics::analyze).
+CREATE INDEX work_orders_done_service ON work_orders (service_type COLLATE NOCASE, completed_at,
+    priority, actual_minutes, actual_cost_cents, assigned_employee_id) WHERE status = 'completed';
 
 CREATE TABLE invoices (
     id            TEXT PRIMARY KEY,

@@ -1,6 +1,7 @@
 //! Route handlers, grouped by audience: `system` (health, readiness, metrics),
 //! `setup` (the first-run owner page), `api` (JSON API v1).
 
+pub mod analytics;
 pub mod api;
 pub mod attachments;
 pub mod audit;

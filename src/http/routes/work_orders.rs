@@ -226,7 +226,7 @@ async fn list(
     tag = "work-orders",
     request_body = WorkOrderInput,
     responses(
-        (status = 201, description = "The new draft; `Location` names it", body = WorkOrder),
+        (status = 201, description = "The new draft with the local job analysis; `Location` names it", body = CreatedWorkOrder),
         doc::BadRequest,
         doc::Forbidden,
     ),
@@ -237,8 +237,24 @@ async fn create(
     who: Authed<Staff>,
     ValidJson(input): ValidJson<WorkOrderInput>,
 ) -> Result<HttpResponse, HttpError> {
+    let fields = WorkOrderFields::create(input)?;
+    // The local job analysis (DESIGN §4): read-only, so it runs on a read
+    // connection before the write rather than inside the group commit.
+    let analysis_input = crate::db::analytics::AnalysisInput {
+        service_type: fields.service_type.clone(),
+        priority: fields.priority.as_str().to_string(),
+        exclude_work_order_id: None,
+    };
+    let business = state.config().business;
+    let today = state.today();
+    let analysis = state
+        .db
+        .read(move |c| crate::db::analytics::analyze(c, &analysis_input, &business, today))
+        .await?;
     let new = NewWorkOrder {
-        fields: WorkOrderFields::create(input)?,
+        fields,
+        estimated_cost: Some(analysis.estimated_cost),
+        estimated_minutes: Some(analysis.estimated_duration),
         ..NewWorkOrder::default()
     };
     let now = state.clock.now();
@@ -250,7 +266,28 @@ async fn create(
         .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/work-orders/{}", wo.id)))
-        .json(wo))
+        .json(CreatedWorkOrder {
+            work_order: wo,
+            estimated_duration: analysis.estimated_duration,
+            recommended_employee: analysis.recommended_employee.clone(),
+            analysis,
+        }))
+}
+
+/// `POST /work-orders` answer: the new draft plus the local analysis
+/// (`estimatedCost` is also stored on the work order; `estimatedDuration` is
+/// in hours; `recommendedEmployee` says who and why).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CreatedWorkOrder {
+    #[serde(flatten)]
+    work_order: crate::domain::work_order::WorkOrder,
+    /// Estimated duration in hours (also stored as `estimatedDurationHours`).
+    estimated_duration: crate::domain::money::Minutes,
+    /// Who the analysis recommends; `null` when no employee is active.
+    recommended_employee: Option<crate::db::analytics::Recommended>,
+    /// The whole analysis, with what it is based on.
+    analysis: crate::db::analytics::Analysis,
 }
 
 /// `GET /work-orders/{id}`.
