@@ -324,6 +324,13 @@ fn the_checker_catches_responses_that_differ_from_the_document() {
         recorded("POST", "/api/v1/tokens", 201, JSON, &missing.to_string()),
         "secret",
     );
+    // A nullable field left out (Quant always writes them, as null).
+    let mut no_null = token.clone();
+    no_null.as_object_mut().unwrap().remove("lastUsedAt");
+    bad(
+        recorded("POST", "/api/v1/tokens", 201, JSON, &no_null.to_string()),
+        "lastUsedAt",
+    );
     // A field the document does not mention (also through `allOf`/flatten).
     let mut extra = token.clone();
     extra["surprise"] = json!(true);
@@ -333,7 +340,7 @@ fn the_checker_catches_responses_that_differ_from_the_document() {
     );
     // An enum value outside the documented ones.
     let me = json!({"id": "u", "email": "a@b.c", "name": "A", "role": "owner", "active": true,
-                    "createdAt": "x", "authMethod": "session"});
+                    "createdAt": "2026-01-01T00:00:00Z", "authMethod": "session"});
     assert_eq!(
         spec.check_one(&recorded("GET", "/api/v1/me", 200, JSON, &me.to_string())),
         Ok(())
@@ -374,6 +381,21 @@ fn the_checker_catches_responses_that_differ_from_the_document() {
         ),
         "code",
     );
+    // A malformed date where the document says `format: date`.
+    let range = |from: &str| {
+        recorded(
+            "GET",
+            "/api/v1/analytics/recommendations",
+            200,
+            JSON,
+            &json!({
+                "date": from, "data": []
+            })
+            .to_string(),
+        )
+    };
+    assert_eq!(spec.check_one(&range("2026-03-31")), Ok(()));
+    bad(range("31/03/2026"), "/date");
     // A status the operation does not document.
     bad(
         recorded("GET", "/api/v1/me", 418, JSON, "{}"),

@@ -67,6 +67,7 @@ pub struct Attachment {
     /// Who uploaded it (user id).
     pub uploaded_by: Option<String>,
     /// When.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 

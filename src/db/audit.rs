@@ -103,6 +103,7 @@ pub struct AuditEntry {
     /// Sequence number.
     pub id: i64,
     /// When.
+    #[schema(format = DateTime)]
     pub at: String,
     /// User id, if a user.
     pub actor_user_id: Option<String>,

@@ -44,6 +44,7 @@ pub struct UserView {
     /// Active.
     pub active: bool,
     /// Created at.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -174,10 +175,13 @@ pub struct SessionView {
     /// Their e-mail.
     pub email: String,
     /// Started.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// Last request seen (updated at most every few minutes).
+    #[schema(format = DateTime)]
     pub last_seen_at: String,
     /// When it ends unless revoked.
+    #[schema(format = DateTime)]
     pub expires_at: String,
     /// Client address at login.
     pub ip: Option<String>,
@@ -321,8 +325,10 @@ pub struct TokenView {
     /// Name given at creation.
     pub name: String,
     /// Created.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// Last request made with it (updated at most once a minute).
+    #[schema(format = DateTime)]
     pub last_used_at: Option<String>,
 }
 

@@ -307,22 +307,29 @@ pub struct Invoice {
     /// Still owed (`total − paid`).
     pub balance: Money,
     /// Issue date (business time zone).
+    #[schema(format = Date)]
     pub issued_date: String,
     /// Due date (business time zone).
+    #[schema(format = Date)]
     pub due_date: String,
     /// When it was sent.
+    #[schema(format = DateTime)]
     pub sent_at: Option<String>,
     /// When it was paid in full.
+    #[schema(format = DateTime)]
     pub paid_at: Option<String>,
     /// When it was voided.
+    #[schema(format = DateTime)]
     pub voided_at: Option<String>,
     /// Why it was voided.
     pub void_reason: Option<String>,
     /// Lines, in order.
     pub lines: Vec<InvoiceLine>,
     /// Created.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// Last changed.
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -350,12 +357,14 @@ pub struct Payment {
     /// Method.
     pub method: PaymentMethod,
     /// Date received (business time zone).
+    #[schema(format = Date)]
     pub received_date: String,
     /// Cheque number, transaction id… ("" if none).
     pub reference: String,
     /// The user who recorded it.
     pub created_by: Option<String>,
     /// Recorded at.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -368,6 +377,7 @@ pub struct PaymentInput {
     /// Method.
     pub method: PaymentMethod,
     /// Date received, `YYYY-MM-DD`; default today.
+    #[schema(format = Date)]
     pub received_date: Option<String>,
     /// Reference (0..100).
     pub reference: Option<String>,

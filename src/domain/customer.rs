@@ -161,8 +161,10 @@ pub struct Customer {
     #[serde(flatten)]
     pub fields: CustomerFields,
     /// Created (RFC 3339).
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// Last changed (RFC 3339).
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -221,8 +223,10 @@ pub struct Contact {
     #[serde(flatten)]
     pub fields: ContactFields,
     /// Created.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// Last changed.
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 

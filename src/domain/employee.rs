@@ -161,8 +161,10 @@ pub struct Employee {
     #[serde(flatten)]
     pub fields: EmployeeFields,
     /// Created (RFC 3339).
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// Last changed (RFC 3339).
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 

@@ -179,8 +179,10 @@ pub struct Equipment {
     #[serde(flatten)]
     pub fields: EquipmentFields,
     /// Created (RFC 3339).
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// Last changed (RFC 3339).
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -320,8 +322,10 @@ pub struct Loadout {
     /// Sum of its equipment's hourly costs.
     pub hourly_cost: Money,
     /// Created (RFC 3339).
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// Last changed (RFC 3339).
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 

@@ -50,6 +50,7 @@ pub struct FollowUpInput {
     /// The job it follows up, if any (must be the same customer's).
     pub work_order_id: Option<String>,
     /// Due date `YYYY-MM-DD` (required).
+    #[schema(format = Date)]
     pub due_date: Option<String>,
     /// What to do (0..2000).
     pub note: Option<String>,
@@ -64,6 +65,7 @@ pub struct FollowUpPatch {
     /// New note.
     pub note: Option<String>,
     /// New due date.
+    #[schema(format = Date)]
     pub due_date: Option<String>,
 }
 
@@ -184,16 +186,20 @@ pub struct FollowUp {
     /// The customer's name.
     pub customer_name: String,
     /// Due date (business time zone).
+    #[schema(format = Date)]
     pub due_date: String,
     /// Status.
     pub status: FollowUpStatus,
     /// Note.
     pub note: String,
     /// When it was done.
+    #[schema(format = DateTime)]
     pub completed_at: Option<String>,
     /// Created.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// Last changed.
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 

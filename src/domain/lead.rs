@@ -296,8 +296,10 @@ pub struct Lead {
     /// Why it was lost.
     pub lost_reason: Option<String>,
     /// Created.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// Last changed.
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 

@@ -586,6 +586,7 @@ fn required_id(c: &mut Check, field: &str, v: Option<&str>, what: &str) -> Strin
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ScheduleInput {
     /// YYYY-MM-DD (required).
+    #[schema(format = Date)]
     pub scheduled_date: Option<String>,
     /// HH:MM (required).
     pub scheduled_time: Option<String>,
@@ -849,6 +850,7 @@ pub struct WorkOrder {
     /// Priority.
     pub priority_level: Priority,
     /// YYYY-MM-DD (business time zone).
+    #[schema(format = Date)]
     pub scheduled_date: Option<String>,
     /// HH:MM.
     pub scheduled_time: Option<String>,
@@ -881,8 +883,10 @@ pub struct WorkOrder {
     /// Customer notes.
     pub customer_notes: String,
     /// Created (RFC 3339).
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// Last changed (RFC 3339).
+    #[schema(format = DateTime)]
     pub updated_at: String,
     /// The customer's name.
     pub customer_name: String,
@@ -891,10 +895,13 @@ pub struct WorkOrder {
     /// What the technician did.
     pub completion_notes: String,
     /// When work started.
+    #[schema(format = DateTime)]
     pub started_at: Option<String>,
     /// When it was completed.
+    #[schema(format = DateTime)]
     pub completed_at: Option<String>,
     /// When it was cancelled.
+    #[schema(format = DateTime)]
     pub cancelled_at: Option<String>,
     /// Why it was cancelled.
     pub cancel_reason: Option<String>,

@@ -83,7 +83,7 @@ pub struct ErrorDetail<'a> {
     message: String,
     /// Field or parameter → why it is invalid (400 `validation_failed` only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
     fields: Option<&'a FieldErrors>,
 }
 

@@ -373,11 +373,20 @@ impl Modify for Conventions {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn document_builds() {
+    fn document_builds_with_the_conventions_applied() {
         let doc: serde_json::Value = serde_json::from_str(super::document_json()).unwrap();
-        assert!(doc["paths"]["/api/v1/customers"]["get"].is_object());
-        if let Ok(p) = std::env::var("QUANT_DUMP_OPENAPI") {
-            std::fs::write(p, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+        let list = &doc["paths"]["/api/v1/customers"]["get"];
+        assert_eq!(list["operationId"], "customersList");
+        for status in ["200", "400", "401", "403", "429", "500"] {
+            assert!(list["responses"][status].is_object(), "{status}");
         }
+        let create = &doc["paths"]["/api/v1/customers"]["post"]["responses"];
+        assert!(create["413"].is_object());
+        let health = &doc["paths"]["/healthz"]["get"]["responses"];
+        assert!(health["401"].is_null() && health["429"].is_null());
+        assert_eq!(
+            super::operation_id("work-orders", "list_contacts"),
+            "workOrdersListContacts"
+        );
     }
 }

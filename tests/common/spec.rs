@@ -5,10 +5,13 @@
 //! For each recorded response: the matched route pattern and method must be
 //! a documented operation, the status one of its documented responses, the
 //! content type one it documents (or no body where it documents none), and a
-//! JSON body must validate against the documented schema (JSON Schema 2020-12,
-//! `$ref`s into `#/components/schemas`). Schemas are checked strictly: every
+//! JSON body must validate against the documented schema (JSON Schema 2020-12
+//! with `format`s such as `date` asserted, `$ref`s into
+//! `#/components/schemas`). Schemas are checked strictly: every
 //! object schema gets `unevaluatedProperties: false`, so an undocumented field
-//! is a mismatch too. Responses outside any operation are accepted only where
+//! is a mismatch too, and a nullable property counts as required (Quant
+//! always writes its `Option` fields, as `null` when empty; the two fields it
+//! leaves out when empty are documented as not nullable). Responses outside any operation are accepted only where
 //! the document's description says so: an unknown `/api` path → 404, a known
 //! path with another method → 405, the rate limit → 429, each with the
 //! `ErrorBody` shape and the matching code.
@@ -125,6 +128,7 @@ impl Spec {
         let v = Arc::new(
             jsonschema::options()
                 .with_draft(jsonschema::Draft::Draft202012)
+                .should_validate_formats(true)
                 .build(&root)
                 .map_err(|e| format!("the schema does not compile: {e}"))?,
         );
@@ -297,6 +301,7 @@ fn strict(schema: &Value, components: &Map<String, Value>, depth: usize) -> Valu
         return schema.clone();
     }
     let mut out = children(obj, components, depth, strict);
+    require_nullable(&mut out);
     let objectish = out.contains_key("properties") || out.contains_key("allOf");
     if objectish
         && !out.contains_key("additionalProperties")
@@ -305,6 +310,45 @@ fn strict(schema: &Value, components: &Map<String, Value>, depth: usize) -> Valu
         out.insert("unevaluatedProperties".into(), Value::Bool(false));
     }
     Value::Object(out)
+}
+
+/// Adds every nullable property of `obj` to its `required` list.
+fn require_nullable(obj: &mut Map<String, Value>) {
+    let Some(props) = obj.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    let nullable: Vec<Value> = props
+        .iter()
+        .filter(|(_, s)| allows_null(s))
+        .map(|(name, _)| Value::String(name.clone()))
+        .collect();
+    if nullable.is_empty() {
+        return;
+    }
+    let required = obj
+        .entry("required")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if let Value::Array(list) = required {
+        for name in nullable {
+            if !list.contains(&name) {
+                list.push(name);
+            }
+        }
+    }
+}
+
+/// Whether `schema` says `null` is a valid value.
+fn allows_null(schema: &Value) -> bool {
+    match &schema["type"] {
+        Value::String(t) if t == "null" => return true,
+        Value::Array(ts) if ts.iter().any(|t| t == "null") => return true,
+        _ => {}
+    }
+    ["oneOf", "anyOf"].iter().any(|k| {
+        schema[k]
+            .as_array()
+            .is_some_and(|branches| branches.iter().any(allows_null))
+    })
 }
 
 /// An `allOf` member: `$ref`s inlined, no `unevaluatedProperties` at this
@@ -321,7 +365,9 @@ fn lax(schema: &Value, components: &Map<String, Value>, depth: usize) -> Value {
             None => schema.clone(),
         };
     }
-    Value::Object(children(obj, components, depth, lax))
+    let mut out = children(obj, components, depth, lax);
+    require_nullable(&mut out);
+    Value::Object(out)
 }
 
 /// `obj` with its subschemas transformed: properties, items and

@@ -98,6 +98,7 @@ pub(crate) struct LoginResponse {
     /// The new session's public id.
     session_id: String,
     /// When the session ends unless renewed (RFC 3339).
+    #[schema(format = DateTime)]
     expires_at: String,
 }
 

@@ -95,9 +95,9 @@ async fn list(
 #[allow(dead_code)]
 pub(crate) enum LeadCreated {
     /// The new lead (status `new`).
-    Lead(Lead),
+    Lead(Box<Lead>),
     /// The conversion of the new lead.
-    Converted(crate::db::leads::Conversion),
+    Converted(Box<crate::db::leads::Conversion>),
 }
 
 /// Takes in a lead (`name` and a phone or an e-mail are required); with

@@ -34,6 +34,7 @@ pub(crate) struct Health {
     version: &'static str,
     /// Why it is not ready (`unhealthy` only).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     reason: Option<String>,
 }
 
