@@ -79,20 +79,20 @@ pub fn record(
         before,
         after,
     } = ch;
-    c.execute(
+    c.prepare_cached(
         "INSERT INTO audit_log (at, actor_user_id, actor, entity, entity_id, action, diff, request_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            format_ts(now),
-            actor.user_id,
-            actor.label,
-            entity,
-            entity_id,
-            action,
-            diff(before, after).to_string(),
-            actor.request_id
-        ],
-    )?;
+    )?
+    .execute(params![
+        format_ts(now),
+        actor.user_id,
+        actor.label,
+        entity,
+        entity_id,
+        action,
+        diff(before, after).to_string(),
+        actor.request_id
+    ])?;
     Ok(())
 }
 
@@ -197,16 +197,15 @@ pub fn list(
 /// Takes the next value of a gap-free counter (1, 2, 3, …). Must run inside
 /// the write that uses the number: if that write rolls back, so does the bump.
 pub fn next_number(c: &Connection, counter: &str) -> Result<i64, DbError> {
-    c.execute(
+    c.prepare_cached(
         "INSERT INTO counters (name, value) VALUES (?1, 1)
          ON CONFLICT (name) DO UPDATE SET value = value + 1",
-        [counter],
-    )?;
-    optional(c.query_row(
-        "SELECT value FROM counters WHERE name = ?1",
-        [counter],
-        |r| r.get(0),
-    ))?
+    )?
+    .execute([counter])?;
+    optional(
+        c.prepare_cached("SELECT value FROM counters WHERE name = ?1")?
+            .query_row([counter], |r| r.get(0)),
+    )?
     .ok_or(DbError::NotFound)
 }
 

@@ -228,14 +228,15 @@ pub fn session_user(
     token_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<(String, String, UserRow)>, DbError> {
-    optional(c.query_row(
-        &format!(
+    optional(
+        c.prepare_cached(&format!(
             "SELECT s.id, s.last_seen_at, {USER_COLS} FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2 AND u.active = 1"
-        ),
-        params![token_hash, format_ts(now)],
-        |r| Ok((r.get(0)?, r.get(1)?, user_from(r, 2)?)),
-    ))
+        ))?
+        .query_row(params![token_hash, format_ts(now)], |r| {
+            Ok((r.get(0)?, r.get(1)?, user_from(r, 2)?))
+        }),
+    )
 }
 
 /// Records activity on a session.
@@ -365,14 +366,15 @@ pub fn token_user(
     c: &Connection,
     token_hash: &str,
 ) -> Result<Option<(String, Option<String>, UserRow)>, DbError> {
-    optional(c.query_row(
-        &format!(
+    optional(
+        c.prepare_cached(&format!(
             "SELECT t.id, t.last_used_at, {USER_COLS} FROM api_tokens t JOIN users u ON u.id = t.user_id
              WHERE t.token_hash = ?1 AND t.revoked_at IS NULL AND u.active = 1"
-        ),
-        [token_hash],
-        |r| Ok((r.get(0)?, r.get(1)?, user_from(r, 2)?)),
-    ))
+        ))?
+        .query_row([token_hash], |r| {
+            Ok((r.get(0)?, r.get(1)?, user_from(r, 2)?))
+        }),
+    )
 }
 
 /// Records use of a token.

@@ -202,10 +202,17 @@ pub fn list(
     let tag_clause = "(?2 IS NULL OR EXISTS (SELECT 1 FROM json_each(c.tags) t WHERE lower(t.value) = lower(?2)))";
     let (count_sql, page_sql) = if f.fts.is_some() {
         (
-            format!(
-                "SELECT count(*) FROM customers_fts f JOIN customers c ON c.id = f.customer_id
-                 WHERE customers_fts MATCH ?1 AND {tag_clause}"
-            ),
+            if f.tag.is_some() {
+                format!(
+                    "SELECT count(*) FROM customers_fts f JOIN customers c ON c.id = f.customer_id
+                     WHERE customers_fts MATCH ?1 AND {tag_clause}"
+                )
+            } else {
+                // Every search row belongs to exactly one customer (written
+                // and deleted with it), so without a tag the join only costs.
+                "SELECT count(*) FROM customers_fts WHERE customers_fts MATCH ?1 AND ?2 IS NULL"
+                    .to_string()
+            },
             format!(
                 "SELECT {} FROM customers_fts f JOIN customers c ON c.id = f.customer_id
                  WHERE customers_fts MATCH ?1 AND {tag_clause}
@@ -224,8 +231,10 @@ pub fn list(
             ),
         )
     };
-    let total: i64 = c.query_row(&count_sql, params![f.fts, f.tag], |r| r.get(0))?;
-    let mut st = c.prepare(&page_sql)?;
+    let total: i64 = c
+        .prepare_cached(&count_sql)?
+        .query_row(params![f.fts, f.tag], |r| r.get(0))?;
+    let mut st = c.prepare_cached(&page_sql)?;
     let rows = st.query_map(params![f.fts, f.tag, limit, offset], from_row)?;
     Ok((rows.collect::<Result<_, _>>()?, total))
 }

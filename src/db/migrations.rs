@@ -30,6 +30,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "business",
         sql: include_str!("migrations/0002_business.sql"),
     },
+    Migration {
+        version: 3,
+        name: "work_order_counts",
+        sql: include_str!("migrations/0003_work_order_counts.sql"),
+    },
 ];
 
 /// The highest version this binary knows.

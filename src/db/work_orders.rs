@@ -125,7 +125,10 @@ fn view(wo: &WorkOrder) -> Value {
 
 /// The work order with `id`, if any. Fails only on database errors.
 pub fn get(c: &Connection, id: &str) -> Result<Option<WorkOrder>, DbError> {
-    optional(c.query_row(&format!("{SELECT} WHERE w.id = ?1"), [id], from_row))
+    optional(
+        c.prepare_cached(&format!("{SELECT} WHERE w.id = ?1"))?
+            .query_row([id], from_row),
+    )
 }
 
 fn must_get(c: &Connection, id: &str) -> Result<WorkOrder, DbError> {
@@ -143,11 +146,10 @@ pub fn employee_for_user(c: &Connection, user_id: &str) -> Result<Option<String>
 }
 
 fn ensure_customer(c: &Connection, customer_id: &str) -> Result<(), DbError> {
-    let found: Option<i64> = optional(c.query_row(
-        "SELECT 1 FROM customers WHERE id = ?1",
-        [customer_id],
-        |r| r.get(0),
-    ))?;
+    let found: Option<i64> = optional(
+        c.prepare_cached("SELECT 1 FROM customers WHERE id = ?1")?
+            .query_row([customer_id], |r| r.get(0)),
+    )?;
     match found {
         Some(_) => Ok(()),
         None => Err(DomainError::field("customerId", "no customer has this id").into()),
@@ -204,13 +206,14 @@ pub fn insert(
     ensure_customer(c, &f.customer_id)?;
     let number = audit::next_number(c, "work_order")?;
     let ts = format_ts(now);
-    c.execute(
+    c.prepare_cached(
         "INSERT INTO work_orders (id, number, customer_id, service_type, status, priority,
             scheduled_date, scheduled_time, estimated_minutes, job_description, special_instructions,
             estimated_cost_cents, quoted_price_cents, customer_notes, lead_id, created_by,
             created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, 'draft', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16)",
-        params![
+    )?
+    .execute(params![
             id,
             number,
             f.customer_id,
@@ -227,8 +230,7 @@ pub fn insert(
             new.lead_id,
             actor.user_id,
             ts
-        ],
-    )?;
+    ])?;
     let wo = must_get(c, id)?;
     audit::record(
         c,
@@ -865,6 +867,37 @@ fn page_sql(f: &WorkOrderFilter, limit: i64, offset: i64) -> (String, Vec<SqlVal
     )
 }
 
+/// The number of work orders matching `f` read from `work_order_counts`
+/// (kept by triggers, migration 0003) when `f` filters by status only or not
+/// at all — counting tens of thousands of index entries on every page was
+/// most of the cost of a list; `None` when another filter needs a real count.
+/// Fails only on database errors.
+fn counted_total(c: &Connection, f: &WorkOrderFilter) -> Result<Option<i64>, DbError> {
+    let status_only = f.customer_id.is_none()
+        && f.assigned_employee_id.is_none()
+        && f.technician_user_id.is_none()
+        && f.from.is_none()
+        && f.to.is_none()
+        && f.q.as_deref().is_none_or(|q| q.trim().is_empty());
+    if !status_only {
+        return Ok(None);
+    }
+    let total = if f.statuses.is_empty() {
+        c.prepare_cached("SELECT coalesce(sum(n), 0) FROM work_order_counts")?
+            .query_row([], |r| r.get(0))?
+    } else {
+        let marks = vec!["?"; f.statuses.len()].join(", ");
+        c.prepare_cached(&format!(
+            "SELECT coalesce(sum(n), 0) FROM work_order_counts WHERE status IN ({marks})"
+        ))?
+        .query_row(
+            params_from_iter(f.statuses.iter().map(|s| s.as_str())),
+            |r| r.get(0),
+        )?
+    };
+    Ok(Some(total))
+}
+
 /// One page of work orders matching `f`, newest first, with the total number
 /// of matches. Fails only on database errors.
 pub fn list(
@@ -873,10 +906,14 @@ pub fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<WorkOrder>, i64), DbError> {
-    let (clause, vals) = where_clause(f);
-    let total: i64 = c
-        .prepare_cached(&format!("SELECT count(*) FROM work_orders w{clause}"))?
-        .query_row(params_from_iter(vals.iter()), |r| r.get(0))?;
+    let total = match counted_total(c, f)? {
+        Some(n) => n,
+        None => {
+            let (clause, vals) = where_clause(f);
+            c.prepare_cached(&format!("SELECT count(*) FROM work_orders w{clause}"))?
+                .query_row(params_from_iter(vals.iter()), |r| r.get(0))?
+        }
+    };
     if total == 0 || offset >= total {
         return Ok((Vec::new(), total));
     }
@@ -892,6 +929,12 @@ mod tests {
 
     fn db() -> Connection {
         let mut c = Connection::open_in_memory().unwrap();
+        // As db::configure sets it on every connection.
+        c.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )
+        .unwrap();
         crate::db::migrations::apply_pending(&mut c, Utc::now()).unwrap();
         c.execute_batch("ANALYZE").unwrap();
         c
@@ -927,6 +970,56 @@ mod tests {
         let p = plan(&c, &sql, &vals);
         assert!(p.contains("work_orders_created"), "{p}");
         assert!(!p.contains("TEMP B-TREE"), "{p}");
+    }
+
+    #[test]
+    fn status_counts_follow_inserts_status_changes_and_deletes() {
+        let c = db();
+        c.execute_batch(
+            "INSERT INTO customers (id, name, created_at, updated_at) VALUES ('c', 'Ann', 't', 't');
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40)
+             INSERT INTO work_orders (id, number, customer_id, service_type, status, created_at, updated_at)
+             SELECT 'w' || i, i, 'c', 'Leak',
+                 CASE i % 4 WHEN 0 THEN 'draft' WHEN 1 THEN 'scheduled' WHEN 2 THEN 'completed' ELSE 'cancelled' END,
+                 't', 't' FROM n;
+             UPDATE work_orders SET status = 'in_progress' WHERE number <= 6 AND status = 'scheduled';
+             UPDATE work_orders SET service_type = 'Drain' WHERE number <= 10;
+             UPDATE work_orders SET status = status WHERE number <= 10;
+             DELETE FROM work_orders WHERE number IN (4, 8, 9);",
+        )
+        .unwrap();
+        let real = |statuses: &[Status]| -> i64 {
+            let f = WorkOrderFilter {
+                statuses: statuses.to_vec(),
+                ..Default::default()
+            };
+            let (clause, vals) = where_clause(&f);
+            c.query_row(
+                &format!("SELECT count(*) FROM work_orders w{clause}"),
+                params_from_iter(vals.iter()),
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        let mut sets: Vec<Vec<Status>> = Status::ALL.iter().map(|s| vec![*s]).collect();
+        sets.push(vec![]);
+        sets.push(vec![Status::Scheduled, Status::InProgress]);
+        for statuses in sets {
+            let f = WorkOrderFilter {
+                statuses: statuses.clone(),
+                ..Default::default()
+            };
+            let counted = counted_total(&c, &f).unwrap();
+            assert_eq!(counted, Some(real(&statuses)), "{statuses:?}");
+            assert_eq!(list(&c, &f, 5, 0).unwrap().1, real(&statuses));
+        }
+        assert_eq!(real(&[Status::InProgress]), 2);
+        let narrower = WorkOrderFilter {
+            statuses: vec![Status::Draft],
+            q: Some("leak".into()),
+            ..Default::default()
+        };
+        assert_eq!(counted_total(&c, &narrower).unwrap(), None);
     }
 
     #[test]
