@@ -222,6 +222,7 @@ async fn open_db(config: &Config, clock: SharedClock) -> Result<Db, Fail> {
             max_batch: config.database.max_batch,
             migrate: config.database.auto_migrate,
             clock,
+            replicated: config.replica.enabled(),
         },
     )
     .await?;

@@ -117,6 +117,9 @@ pub struct DbOptions {
     pub migrate: bool,
     /// Clock used for migration bookkeeping.
     pub clock: crate::clock::SharedClock,
+    /// The replicator owns checkpoints (no automatic checkpoint on any
+    /// connection). When false the writer checkpoints automatically.
+    pub replicated: bool,
 }
 
 impl Default for DbOptions {
@@ -127,6 +130,7 @@ impl Default for DbOptions {
             max_batch: 256,
             migrate: true,
             clock: Arc::new(crate::clock::SystemClock),
+            replicated: false,
         }
     }
 }
@@ -174,9 +178,16 @@ impl std::fmt::Debug for Db {
 
 /// Applies the pragmas every connection needs. Fails when SQLite refuses one
 /// (for example WAL mode on a file system that cannot do it).
+///
+/// `wal_autocheckpoint=0`: no connection checkpoints on its own. The
+/// replicator (when on) checkpoints only what it has shipped; when
+/// replication is off the writer alone turns SQLite's automatic checkpoint
+/// back on (see [`DbOptions::replicated`]).
 fn configure(conn: &Connection, busy: Duration) -> Result<(), rusqlite::Error> {
     conn.busy_timeout(busy)?;
-    conn.execute_batch("PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;")?;
+    conn.execute_batch(
+        "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0;",
+    )?;
     Ok(())
 }
 
@@ -212,6 +223,14 @@ impl Db {
     /// migration error.
     pub fn open(path: &Path, opts: &DbOptions) -> Result<Db, DbError> {
         let mut writer = open_writer(path, opts.busy_timeout)?;
+        if !opts.replicated {
+            writer
+                .execute_batch("PRAGMA wal_autocheckpoint=1000;")
+                .map_err(|e| DbError::Open {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })?;
+        }
         migrations::refuse_newer(&writer)?;
         if opts.migrate {
             migrations::apply_pending(&mut writer, opts.clock.now())?;
@@ -459,6 +478,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((mode.as_str(), fk, sync), ("wal", 1, 2));
+        let auto: i64 = db
+            .read(|c| Ok(c.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(auto, 0, "only the writer (when not replicated) checkpoints");
     }
 
     #[tokio::test]

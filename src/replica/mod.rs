@@ -1,0 +1,9 @@
+//! Litestream-compatible replication: WAL capture, LTX encode, S3 store,
+//! restore. The bucket layout and rules are Litestream 0.5's, so the real
+//! `litestream restore` rebuilds a database from Quant's replica.
+
+pub mod ltx;
+pub mod replicator;
+pub mod restore;
+pub mod s3;
+pub mod wal;

@@ -1,0 +1,731 @@
+//! The in-process replicator, a background task of `quant serve`.
+//!
+//! Every `sync_interval` it reads the transactions committed to the WAL since
+//! its last position and ships them as one level-0 LTX file (one TXID per
+//! sync). On start, on a periodic snapshot, and on any doubt about WAL
+//! continuity (salts changed without our checkpoint, WAL truncated by someone
+//! else) it writes a full level-9 snapshot `1-N` instead; TXIDs continue from
+//! the remote maximum. It owns checkpointing: `wal_autocheckpoint=0` on every
+//! connection, its own connection holds a read transaction so nothing else can
+//! restart the WAL, and it checkpoints (PASSIVE) only once everything in the
+//! WAL is shipped, holding the write lock so nothing slips in between.
+//!
+//! Writes never wait for S3: while the store is unreachable the WAL is kept
+//! and shipping is retried with backoff and jitter, in order.
+
+use super::ltx::{self, Encoder, FLAG_NO_CHECKSUM};
+use super::s3::{SNAPSHOT_LEVEL, Store, StoreSettings};
+use super::wal::{self, WalHeader, WalPos};
+use crate::clock::SharedClock;
+use crate::config::ReplicaConfig;
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+use serde::Serialize;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// What the replicator has done, for metrics and the status endpoint.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicaStatus {
+    /// Last TXID known to be in the replica.
+    pub last_txid: u64,
+    /// When a sync last succeeded.
+    pub last_success: Option<DateTime<Utc>>,
+    /// The last error (safe to show; no secrets).
+    pub last_error: Option<String>,
+    /// Bytes uploaded since start.
+    pub bytes_total: u64,
+    /// Failed sync attempts since start.
+    pub errors_total: u64,
+    /// Snapshots written since start.
+    pub snapshots_total: u64,
+    /// Level-0 files written since start.
+    pub files_total: u64,
+    /// Checkpoints that emptied the WAL.
+    pub checkpoints_total: u64,
+}
+
+/// Shared view of the replicator's status.
+pub type SharedStatus = Arc<Mutex<ReplicaStatus>>;
+
+/// A running replicator.
+pub struct Replicator {
+    status: SharedStatus,
+    stop: watch::Sender<bool>,
+    join: tokio::task::JoinHandle<()>,
+}
+
+impl Replicator {
+    /// Starts replicating the database at `db_path` to the store in `cfg`.
+    /// Must be called inside a Tokio runtime. Fails when `cfg` has no valid
+    /// url (validation prevents that).
+    pub fn start(
+        db_path: PathBuf,
+        cfg: &ReplicaConfig,
+        clock: SharedClock,
+    ) -> Result<Replicator, String> {
+        let settings = StoreSettings::from_config(cfg)?;
+        let status: SharedStatus = Arc::default();
+        let (stop, stop_rx) = watch::channel(false);
+        let task = Task {
+            db_path,
+            settings,
+            sync_interval: cfg.sync_interval,
+            snapshot_interval: cfg.snapshot_interval,
+            clock,
+            status: status.clone(),
+        };
+        let join = tokio::spawn(task.run(stop_rx));
+        Ok(Replicator { status, stop, join })
+    }
+
+    /// A snapshot of the status.
+    pub fn status(&self) -> ReplicaStatus {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// The shared status handle.
+    pub fn shared_status(&self) -> SharedStatus {
+        self.status.clone()
+    }
+
+    /// Ships what is left (one last sync, up to `within`) and stops.
+    pub async fn shutdown(self, within: Duration) {
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(within, self.join).await;
+    }
+}
+
+/// Where shipping stands in the local WAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Position {
+    /// Salts of the WAL generation `wal` belongs to; `None` when no WAL
+    /// existed (any WAL that appears continues from here).
+    salts: Option<(u32, u32)>,
+    /// Just after the last shipped commit frame.
+    wal: WalPos,
+    /// Database size in pages at that point.
+    commit: u32,
+}
+
+/// Result of looking at the WAL.
+enum Next {
+    /// Nothing new committed.
+    Nothing,
+    /// An LTX file of the new transactions and the position after them.
+    Ltx(Vec<u8>, Position),
+    /// Continuity is lost: a snapshot is needed (the reason is logged).
+    Doubt(String),
+}
+
+/// The blocking side: the replicator's two connections and its position.
+struct Capture {
+    db_path: PathBuf,
+    wal_path: PathBuf,
+    read: Connection,
+    lock: Connection,
+    page_size: u32,
+    pos: Option<Position>,
+    /// Our last checkpoint emptied the WAL: the next WAL generation (salt1
+    /// + 1) continues from `pos`.
+    expect_restart: bool,
+}
+
+fn sqlite_err(e: rusqlite::Error) -> String {
+    format!("sqlite: {e}")
+}
+
+fn be32(b: &[u8]) -> u32 {
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+
+impl Capture {
+    fn open(db_path: &Path) -> Result<Capture, String> {
+        let open = || -> Result<Connection, String> {
+            let c = Connection::open(db_path).map_err(sqlite_err)?;
+            c.busy_timeout(Duration::from_secs(2)).map_err(sqlite_err)?;
+            c.execute_batch("PRAGMA wal_autocheckpoint=0;")
+                .map_err(sqlite_err)?;
+            Ok(c)
+        };
+        let read = open()?;
+        let lock = open()?;
+        let page_size: u32 = read
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .map_err(sqlite_err)?;
+        let mut wal_path = db_path.as_os_str().to_owned();
+        wal_path.push("-wal");
+        let c = Capture {
+            db_path: db_path.to_path_buf(),
+            wal_path: PathBuf::from(wal_path),
+            read,
+            lock,
+            page_size,
+            pos: None,
+            expect_restart: false,
+        };
+        c.begin_read()?;
+        Ok(c)
+    }
+
+    /// (Re)starts the read transaction that keeps others from restarting the WAL.
+    fn begin_read(&self) -> Result<(), String> {
+        if !self.read.is_autocommit() {
+            self.read.execute_batch("COMMIT").map_err(sqlite_err)?;
+        }
+        self.read
+            .execute_batch("BEGIN; SELECT count(*) FROM sqlite_master;")
+            .map_err(sqlite_err)
+    }
+
+    /// The WAL's bytes, or `None` when there is no WAL with a valid header.
+    fn read_wal(&self) -> Result<Option<(WalHeader, Vec<u8>)>, String> {
+        let bytes = match std::fs::read(&self.wal_path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("cannot read the WAL: {e}")),
+        };
+        match WalHeader::parse(&bytes) {
+            Ok(h) if h.page_size == self.page_size => Ok(Some((h, bytes))),
+            Ok(h) => Err(format!(
+                "WAL page size {} differs from the database's {}",
+                h.page_size, self.page_size
+            )),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// A full snapshot of the database as of the last commit in the WAL,
+    /// as TXID `txid`, with the position after it.
+    fn snapshot(&mut self, txid: u64, now: DateTime<Utc>) -> Result<(Vec<u8>, Position), String> {
+        let ps = self.page_size;
+        let wal = self.read_wal()?;
+        let db = std::fs::File::open(&self.db_path)
+            .map_err(|e| format!("cannot open the database: {e}"))?;
+        let db_len = db
+            .metadata()
+            .map_err(|e| format!("cannot stat the database: {e}"))?
+            .len();
+        let mut head = [0u8; 100];
+        let file_pages = if db_len >= 100 {
+            db.read_exact_at(&mut head, 0)
+                .map_err(|e| format!("cannot read the database header: {e}"))?;
+            // The in-header size is valid when "version-valid-for" matches the change counter.
+            if be32(&head[92..]) == be32(&head[24..]) && be32(&head[28..]) > 0 {
+                be32(&head[28..])
+            } else {
+                (db_len / u64::from(ps)) as u32
+            }
+        } else {
+            0
+        };
+        let (scan, pos) = match &wal {
+            Some((h, bytes)) => {
+                let s = wal::scan(h, bytes, WalPos::start(h));
+                let commit = if s.commit > 0 { s.commit } else { file_pages };
+                let pos = Position {
+                    salts: Some((h.salt1, h.salt2)),
+                    wal: s.end,
+                    commit,
+                };
+                (Some(s), pos)
+            }
+            None => (
+                None,
+                Position {
+                    salts: None,
+                    wal: WalPos {
+                        offset: wal::WAL_HEADER_SIZE,
+                        checksum: (0, 0),
+                    },
+                    commit: file_pages,
+                },
+            ),
+        };
+        if pos.commit == 0 {
+            return Err("the database is empty".into());
+        }
+        let mut enc =
+            Encoder::new(self.header(1, txid, pos.commit, now, None)).map_err(|e| e.to_string())?;
+        let lock = ltx::lock_pgno(ps);
+        let mut buf = vec![0u8; ps as usize];
+        for pgno in 1..=pos.commit {
+            if pgno == lock {
+                continue;
+            }
+            let from_wal = scan
+                .as_ref()
+                .and_then(|s| s.pages.get(&pgno))
+                .zip(wal.as_ref());
+            match from_wal {
+                Some((&off, (_, bytes))) => {
+                    buf.copy_from_slice(&bytes[off as usize..off as usize + ps as usize]);
+                }
+                None => {
+                    let at = u64::from(pgno - 1) * u64::from(ps);
+                    if at + u64::from(ps) <= db_len {
+                        db.read_exact_at(&mut buf, at)
+                            .map_err(|e| format!("cannot read page {pgno}: {e}"))?;
+                    } else {
+                        buf.fill(0);
+                    }
+                }
+            }
+            enc.page(pgno, &buf).map_err(|e| e.to_string())?;
+        }
+        let bytes = enc.finish().map_err(|e| e.to_string())?;
+        self.expect_restart = pos.salts.is_none();
+        Ok((bytes, pos))
+    }
+
+    fn header(
+        &self,
+        min: u64,
+        max: u64,
+        commit: u32,
+        now: DateTime<Utc>,
+        wal: Option<(&WalHeader, u64, u64)>,
+    ) -> ltx::Header {
+        let (salt1, salt2, off, size) = match wal {
+            Some((h, off, size)) => (h.salt1, h.salt2, off as i64, size as i64),
+            None => (0, 0, 0, 0),
+        };
+        ltx::Header {
+            flags: FLAG_NO_CHECKSUM,
+            page_size: self.page_size,
+            commit,
+            min_txid: min,
+            max_txid: max,
+            timestamp_ms: now.timestamp_millis(),
+            wal_offset: off,
+            wal_size: size,
+            wal_salt1: salt1,
+            wal_salt2: salt2,
+            ..ltx::Header::default()
+        }
+    }
+
+    /// The transactions committed since the position, as TXID `txid`.
+    fn next(&mut self, txid: u64, now: DateTime<Utc>) -> Result<Next, String> {
+        let Some(pos) = self.pos else {
+            return Ok(Next::Doubt("no position yet".into()));
+        };
+        let Some((h, bytes)) = self.read_wal()? else {
+            return Ok(if pos.salts.is_none() || self.expect_restart {
+                Next::Nothing
+            } else {
+                Next::Doubt("the WAL disappeared".into())
+            });
+        };
+        let start = match pos.salts {
+            Some(s) if s == (h.salt1, h.salt2) => pos.wal,
+            None => WalPos::start(&h),
+            Some((salt1, _)) if self.expect_restart && h.salt1 == salt1.wrapping_add(1) => {
+                WalPos::start(&h)
+            }
+            Some(_) => {
+                return Ok(Next::Doubt(
+                    "the WAL was restarted by someone else (salts changed)".into(),
+                ));
+            }
+        };
+        if (bytes.len() as u64) < start.offset {
+            return Ok(Next::Doubt(
+                "the WAL is shorter than the shipped position".into(),
+            ));
+        }
+        let s = wal::scan(&h, &bytes, start);
+        if s.transactions == 0 {
+            return Ok(Next::Nothing);
+        }
+        let lock = ltx::lock_pgno(self.page_size);
+        if s.commit > pos.commit
+            && ((pos.commit + 1)..=s.commit).any(|p| p != lock && !s.pages.contains_key(&p))
+        {
+            return Ok(Next::Doubt(
+                "the database grew without writing its new pages".into(),
+            ));
+        }
+        let hdr = self.header(
+            txid,
+            txid,
+            s.commit,
+            now,
+            Some((&h, start.offset, s.end.offset - start.offset)),
+        );
+        let mut enc = Encoder::new(hdr).map_err(|e| e.to_string())?;
+        let ps = self.page_size as usize;
+        for (&pgno, &off) in &s.pages {
+            if pgno == lock {
+                continue;
+            }
+            enc.page(pgno, &bytes[off as usize..off as usize + ps])
+                .map_err(|e| e.to_string())?;
+        }
+        let out = enc.finish().map_err(|e| e.to_string())?;
+        Ok(Next::Ltx(
+            out,
+            Position {
+                salts: Some((h.salt1, h.salt2)),
+                wal: s.end,
+                commit: s.commit,
+            },
+        ))
+    }
+
+    /// Records that the position's data is in the replica.
+    fn shipped(&mut self, pos: Position) {
+        if self.pos.and_then(|p| p.salts) != pos.salts {
+            // A new WAL generation (or the first): nothing of the old one is needed.
+            self.expect_restart = false;
+        }
+        self.pos = Some(pos);
+    }
+
+    /// Checkpoints (PASSIVE) when everything in the WAL has been shipped,
+    /// holding the write lock so no commit slips in between. Returns whether
+    /// the WAL was emptied. Fails on SQLite errors.
+    fn checkpoint(&mut self) -> Result<bool, String> {
+        let Some(pos) = self.pos else {
+            return Ok(false);
+        };
+        if self.lock.execute_batch("BEGIN IMMEDIATE").is_err() {
+            return Ok(false); // busy writer: try next time
+        }
+        let result = (|| -> Result<bool, String> {
+            let Some((h, bytes)) = self.read_wal()? else {
+                return Ok(false);
+            };
+            if pos.salts != Some((h.salt1, h.salt2)) {
+                return Ok(false);
+            }
+            if wal::scan(&h, &bytes, pos.wal).transactions > 0 {
+                return Ok(false); // unshipped commits: ship them first
+            }
+            self.read.execute_batch("COMMIT").map_err(sqlite_err)?;
+            let (busy, log, done): (i64, i64, i64) = self
+                .read
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .map_err(sqlite_err)?;
+            Ok(busy == 0 && log == done && log > 0)
+        })();
+        let reread = self.begin_read();
+        let _ = self.lock.execute_batch("ROLLBACK");
+        reread?;
+        if let Ok(true) = result {
+            self.expect_restart = true;
+        }
+        result
+    }
+}
+
+struct Task {
+    db_path: PathBuf,
+    settings: StoreSettings,
+    sync_interval: Duration,
+    snapshot_interval: Duration,
+    clock: SharedClock,
+    status: SharedStatus,
+}
+
+/// Runs `f` on the blocking pool with the capture, giving it back.
+async fn blocking<T: Send + 'static>(
+    cap: Capture,
+    f: impl FnOnce(&mut Capture) -> T + Send + 'static,
+) -> Result<(Capture, T), String> {
+    tokio::task::spawn_blocking(move || {
+        let mut cap = cap;
+        let r = f(&mut cap);
+        (cap, r)
+    })
+    .await
+    .map_err(|e| format!("replicator task failed: {e}"))
+}
+
+/// Backoff after `failures` consecutive failures: doubling from 1 s up to
+/// 60 s, with up to 25 % jitter.
+pub fn backoff(failures: u32) -> Duration {
+    use rand::Rng;
+    let base = Duration::from_secs(1u64 << failures.min(6)).min(Duration::from_secs(60));
+    let jitter = rand::rng().random_range(0.0..0.25);
+    base.mul_f64(1.0 + jitter)
+}
+
+struct Loop {
+    store: Store,
+    cap: Option<Capture>,
+    /// Last TXID in the replica; `None` until listed.
+    txid: Option<u64>,
+    last_snapshot: Option<Instant>,
+}
+
+impl Task {
+    async fn run(self, mut stop: watch::Receiver<bool>) {
+        let store = Store::connect(&self.settings).await;
+        tracing::info!(
+            bucket = store.bucket(),
+            path = store.path(),
+            "replication to S3 started"
+        );
+        let mut l = Loop {
+            store,
+            cap: None,
+            txid: None,
+            last_snapshot: None,
+        };
+        let mut failures = 0u32;
+        loop {
+            let stopping = *stop.borrow();
+            match self.round(&mut l).await {
+                Ok(()) => {
+                    failures = 0;
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(error = %e, failures, "replication sync failed; will retry");
+                    if let Ok(mut s) = self.status.lock() {
+                        s.errors_total += 1;
+                        s.last_error = Some(e);
+                    }
+                }
+            }
+            if stopping {
+                break;
+            }
+            let wait = if failures == 0 {
+                self.sync_interval
+            } else {
+                backoff(failures - 1).max(self.sync_interval)
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        tracing::info!("replication stopped");
+    }
+
+    /// One sync: snapshot when needed, else ship new commits; then checkpoint.
+    async fn round(&self, l: &mut Loop) -> Result<(), String> {
+        let cap = match l.cap.take() {
+            Some(c) => c,
+            None => {
+                let path = self.db_path.clone();
+                tokio::task::spawn_blocking(move || Capture::open(&path))
+                    .await
+                    .map_err(|e| e.to_string())??
+            }
+        };
+        let txid = match l.txid {
+            Some(t) => t,
+            None => match l.store.max_txid().await {
+                Ok(t) => t,
+                Err(e) => {
+                    l.cap = Some(cap);
+                    return Err(e.to_string());
+                }
+            },
+        };
+        l.txid = Some(txid);
+        let now = self.clock.now();
+        let due = l
+            .last_snapshot
+            .is_none_or(|t| t.elapsed() >= self.snapshot_interval);
+        let (cap, next) = if cap.pos.is_none() || due {
+            blocking(cap, move |c| {
+                c.snapshot(txid + 1, now).map(|(b, p)| (b, p, true))
+            })
+            .await?
+        } else {
+            let (cap, n) = blocking(cap, move |c| c.next(txid + 1, now)).await?;
+            let n = match n {
+                Ok(Next::Nothing) => {
+                    l.cap = Some(cap);
+                    return self.checkpoint(l).await;
+                }
+                Ok(Next::Ltx(b, p)) => Ok((b, p, false)),
+                Ok(Next::Doubt(why)) => {
+                    tracing::warn!(reason = %why, "WAL continuity lost; writing a new snapshot");
+                    let mut cap = cap;
+                    cap.pos = None;
+                    l.cap = Some(cap);
+                    return Box::pin(self.round(l)).await;
+                }
+                Err(e) => Err(e),
+            };
+            (cap, n)
+        };
+        l.cap = Some(cap);
+        let (bytes, pos, snapshot) = next?;
+        let size = bytes.len() as u64;
+        let level = if snapshot { SNAPSHOT_LEVEL } else { 0 };
+        let min = if snapshot { 1 } else { txid + 1 };
+        l.store
+            .put_ltx(level, min, txid + 1, now, bytes)
+            .await
+            .map_err(|e| e.to_string())?;
+        l.txid = Some(txid + 1);
+        if let Some(c) = l.cap.as_mut() {
+            c.shipped(pos);
+        }
+        if snapshot {
+            l.last_snapshot = Some(Instant::now());
+            tracing::info!(txid = txid + 1, bytes = size, "replica snapshot written");
+        }
+        if let Ok(mut s) = self.status.lock() {
+            s.last_txid = txid + 1;
+            s.last_success = Some(now);
+            s.last_error = None;
+            s.bytes_total += size;
+            if snapshot {
+                s.snapshots_total += 1;
+            } else {
+                s.files_total += 1;
+            }
+        }
+        self.checkpoint(l).await
+    }
+
+    async fn checkpoint(&self, l: &mut Loop) -> Result<(), String> {
+        let Some(cap) = l.cap.take() else {
+            return Ok(());
+        };
+        let (cap, r) = blocking(cap, |c| c.checkpoint()).await?;
+        l.cap = Some(cap);
+        if let Ok(true) = r
+            && let Ok(mut s) = self.status.lock()
+        {
+            s.checkpoints_total += 1;
+        }
+        r.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(0) >= Duration::from_secs(1) && backoff(0) < Duration::from_secs(2));
+        assert!(backoff(3) >= Duration::from_secs(8));
+        assert!(backoff(30) <= Duration::from_secs(75));
+    }
+
+    fn db(dir: &Path) -> Connection {
+        let c = Connection::open(dir.join("r.db")).unwrap();
+        c.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; \
+             CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT);",
+        )
+        .unwrap();
+        c
+    }
+
+    /// Applies LTX files to a fresh file, as a restore does.
+    fn apply(out: &Path, files: &[Vec<u8>]) {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(out)
+            .unwrap();
+        let mut commit = 0;
+        let mut ps = 0;
+        for file in files {
+            let h = ltx::decode(file, |p, d| {
+                f.write_all_at(d, u64::from(p - 1) * d.len() as u64)
+                    .unwrap();
+                Ok(())
+            })
+            .unwrap();
+            commit = h.commit;
+            ps = h.page_size;
+        }
+        f.set_len(u64::from(commit) * u64::from(ps)).unwrap();
+    }
+
+    fn rows(path: &Path) -> Vec<(i64, String)> {
+        let c = Connection::open(path).unwrap();
+        let ok: String = c
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, "ok");
+        let mut st = c.prepare("SELECT k, v FROM t ORDER BY k").unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn snapshot_then_increments_then_checkpoint_and_restart_rebuild_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = db(dir.path());
+        let path = dir.path().join("r.db");
+        let now = Utc::now();
+        let mut cap = Capture::open(&path).unwrap();
+        let mut files = Vec::new();
+        let (snap, pos) = cap.snapshot(1, now).unwrap();
+        cap.shipped(pos);
+        files.push(snap);
+        assert!(matches!(cap.next(2, now).unwrap(), Next::Nothing));
+        let mut txid = 1;
+        for round in 0..4 {
+            for i in 0..50 {
+                w.execute(
+                    "INSERT INTO t (v) VALUES (?1)",
+                    [format!("round {round} row {i} {}", "x".repeat(200))],
+                )
+                .unwrap();
+            }
+            txid += 1;
+            match cap.next(txid, now).unwrap() {
+                Next::Ltx(b, p) => {
+                    files.push(b);
+                    cap.shipped(p);
+                }
+                _ => panic!("expected new transactions in round {round}"),
+            }
+            // Every other round, checkpoint: the WAL restarts on the next write.
+            if round % 2 == 1 {
+                assert!(cap.checkpoint().unwrap(), "checkpoint empties the WAL");
+            }
+        }
+        let out = dir.path().join("restored.db");
+        apply(&out, &files);
+        let want = rows(&path);
+        assert_eq!(want.len(), 200);
+        assert_eq!(rows(&out), want);
+    }
+
+    #[test]
+    fn unshipped_commits_block_the_checkpoint_and_foreign_restarts_cause_doubt() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = db(dir.path());
+        let path = dir.path().join("r.db");
+        let now = Utc::now();
+        let mut cap = Capture::open(&path).unwrap();
+        let (_, pos) = cap.snapshot(1, now).unwrap();
+        cap.shipped(pos);
+        w.execute("INSERT INTO t (v) VALUES ('a')", []).unwrap();
+        assert!(!cap.checkpoint().unwrap(), "not shipped yet");
+        let Next::Ltx(_, p) = cap.next(2, now).unwrap() else {
+            panic!("expected a file")
+        };
+        cap.shipped(p);
+        // Someone else truncates the WAL behind our back (our read transaction
+        // is released here to let them).
+        cap.read.execute_batch("COMMIT").unwrap();
+        w.execute("INSERT INTO t (v) VALUES ('b')", []).unwrap();
+        w.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+        w.execute("INSERT INTO t (v) VALUES ('c')", []).unwrap();
+        assert!(matches!(cap.next(3, now).unwrap(), Next::Doubt(_)));
+    }
+}
