@@ -156,9 +156,8 @@ impl ReplicaConfig {
         if let Err(e) = self.bucket_and_path() {
             issue("url", e);
         }
-        if !self.endpoint.is_empty()
-            && !(self.endpoint.starts_with("http://") || self.endpoint.starts_with("https://"))
-        {
+        let ep = &self.endpoint;
+        if !(ep.is_empty() || ep.starts_with("http://") || ep.starts_with("https://")) {
             issue("endpoint", "must start with http:// or https://".into());
         }
         if self.region.trim().is_empty() {

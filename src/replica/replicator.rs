@@ -47,6 +47,9 @@ pub struct ReplicaStatus {
     pub files_total: u64,
     /// Checkpoints that emptied the WAL.
     pub checkpoints_total: u64,
+    /// Sync rounds that succeeded (with or without anything to ship): a
+    /// round that began after a write has shipped it once this moves on.
+    pub rounds_total: u64,
 }
 
 /// Shared view of the replicator's status.
@@ -485,6 +488,9 @@ impl Task {
             match self.round(&mut l).await {
                 Ok(()) => {
                     failures = 0;
+                    if let Ok(mut s) = self.status.lock() {
+                        s.rounds_total += 1;
+                    }
                 }
                 Err(e) => {
                     failures += 1;

@@ -38,6 +38,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub setup_url: Option<String>,
     pub dir: tempfile::TempDir,
+    /// The replicator's status, when `[replica]` is on.
+    pub replica: Option<quant::replica::replicator::SharedStatus>,
     join: tokio::task::JoinHandle<()>,
 }
 
@@ -71,6 +73,7 @@ impl TestApp {
         let state = app.state();
         let handle = app.handle();
         let setup_url = app.setup_url();
+        let replica = app.replica_status();
         let join = tokio::spawn(async move {
             app.run_until_stopped().await.expect("server runs");
         });
@@ -81,6 +84,7 @@ impl TestApp {
             clock,
             setup_url,
             dir,
+            replica,
             join,
         }
     }
