@@ -111,10 +111,12 @@ impl App {
         .await?;
         let replicator = if config.replica.enabled() {
             Some(
+                // Replica timestamps are wall-clock times, like the store's
+                // LastModified that Litestream's timestamp restore also reads.
                 crate::replica::replicator::Replicator::start(
                     config.db_path(),
                     &config.replica,
-                    opts.clock.clone(),
+                    Arc::new(SystemClock),
                 )
                 .map_err(|e| AppError::Other(format!("replica: {e}")))?,
             )

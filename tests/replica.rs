@@ -326,3 +326,170 @@ async fn restart_continues_txids_and_an_empty_or_missing_replica_is_reported() {
     assert!(stderr.contains("no files"), "{stderr}");
     assert!(!e.exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quant_restores_a_replica_written_by_litestream_replicate() {
+    let (Some(moto_bin), Some(litestream)) =
+        (tool("QUANT_TEST_MOTO"), tool("QUANT_TEST_LITESTREAM"))
+    else {
+        return;
+    };
+    let moto = Moto::start(&moto_bin);
+    moto.create_bucket("litestream-made").await;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.db");
+    let c = rusqlite::Connection::open(&src).unwrap();
+    c.execute_batch(
+        "PRAGMA journal_mode=WAL; CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL);",
+    )
+    .unwrap();
+    let cfg = dir.path().join("litestream.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "dbs:\n  - path: {}\n    replica:\n      type: s3\n      bucket: litestream-made\n      path: quant.db\n      endpoint: {}\n      region: us-east-1\n      force-path-style: true\n      sync-interval: 200ms\n",
+            src.display(),
+            moto.endpoint()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(&litestream)
+        .arg("replicate")
+        .arg("-config")
+        .arg(&cfg)
+        .env_remove("AWS_CA_BUNDLE")
+        .env("AWS_ACCESS_KEY_ID", KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("litestream replicate starts");
+    for batch in 0..5 {
+        c.execute_batch("BEGIN").unwrap();
+        for i in 0..40 {
+            c.execute(
+                "INSERT INTO t (v) VALUES (?1)",
+                [format!("batch {batch} row {i} {}", "y".repeat(400))],
+            )
+            .unwrap();
+        }
+        c.execute_batch("COMMIT").unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    let want = dump(&src);
+    assert_eq!(want["t"].len(), 200);
+    // Restore until litestream has shipped everything (it syncs every 200 ms).
+    let out = dir.path().join("from-litestream.db");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (code, stdout, stderr) = quant_restore(&moto, "litestream-made", &out, &["--force"]);
+        if code == 0 && dump(&out) == want {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "quant restore never matched the source: {code}\n{stdout}\n{stderr}\nlitestream: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A loopback TCP proxy in front of moto that can be switched off: while
+/// down it refuses new connections and cuts open ones.
+struct Proxy {
+    port: u16,
+    up: tokio::sync::watch::Sender<bool>,
+}
+
+impl Proxy {
+    async fn start(target: u16) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (up, up_rx) = tokio::sync::watch::channel(true);
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !*up_rx.borrow() {
+                    continue; // dropped: connection refused/reset
+                }
+                let mut down = up_rx.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                    else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = down.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Proxy { port, up }
+    }
+
+    fn set(&self, up: bool) {
+        let _ = self.up.send(up);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_outage_neither_fails_nor_blocks_writes_and_nothing_is_lost() {
+    let Some(moto_bin) = tool("QUANT_TEST_MOTO") else {
+        return;
+    };
+    let moto = Moto::start(&moto_bin);
+    moto.create_bucket("quant-outage").await;
+    let proxy = Proxy::start(moto.port).await;
+    let app = TestApp::start_with(|c| {
+        replica_config(c, &moto, "quant-outage");
+        c.replica.endpoint = format!("http://127.0.0.1:{}", proxy.port);
+    })
+    .await;
+    app.user("owner@outage.test", Role::Owner).await;
+    let client = app.login("owner@outage.test").await;
+    add_customers(&app, &client, 0, 10).await;
+    let before = caught_up(&app).await;
+    let status = app.replica.clone().unwrap();
+
+    proxy.set(false);
+    let started = Instant::now();
+    for i in 10..40 {
+        let t = Instant::now();
+        add_customers(&app, &client, i, 1).await;
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "a write took {:?} while S3 was down",
+            t.elapsed()
+        );
+    }
+    // Keep it down until the replicator has noticed (and backed off).
+    while status.lock().unwrap().errors_total < 2 {
+        assert!(started.elapsed() < Duration::from_secs(30), "no error seen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let during = status.lock().unwrap().clone();
+    assert_eq!(during.last_txid, before, "nothing shipped while down");
+    assert!(during.last_error.is_some());
+    assert!(!format!("{during:?}").contains(SECRET));
+    let (_, wal) = app.state.db.file_sizes();
+    assert!(wal > 0, "the unshipped WAL is kept");
+
+    proxy.set(true);
+    let after = caught_up(&app).await;
+    assert!(after > before);
+    let db_path = app.state.config().db_path();
+    let dir = app.stop().await;
+    let want = dump(&db_path);
+    assert_eq!(want["customers"].len(), 40);
+    let q = dir.path().join("after-outage.db");
+    let (code, stdout, stderr) = quant_restore(&moto, "quant-outage", &q, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(dump(&q), want);
+}
