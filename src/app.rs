@@ -145,7 +145,17 @@ impl App {
             templates,
             blobs: crate::blobs::Blobs::new(config.database.data_dir.join("blobs")),
             version: VERSION,
+            replica: replicator.as_ref().map(|r| r.shared_status()),
         });
+        if let Some(status) = &state.replica {
+            let collector = crate::replica::metrics::ReplicaMetrics::new(status.clone())
+                .map_err(|e| AppError::Other(e.to_string()))?;
+            state
+                .metrics
+                .registry()
+                .register(Box::new(collector))
+                .map_err(|e| AppError::Other(e.to_string()))?;
+        }
 
         let listener = match opts
             .socket_activation

@@ -242,6 +242,46 @@ async fn replicate_then_restore_with_quant_and_with_litestream() {
         "{status:?}"
     );
     assert!(status.last_error.is_none(), "{status:?}");
+
+    // Status for the owner, and the same facts on /metrics.
+    let r = client
+        .get(app.url("/api/v1/system/backup"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let b: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(b["enabled"], true);
+    assert_eq!(b["bucket"], "quant-replica");
+    assert_eq!(b["path"], "quant.db");
+    assert!(u64::from_str_radix(b["lastTxid"].as_str().unwrap(), 16).unwrap() >= t2);
+    assert!(b["lagSeconds"].as_f64().unwrap() < 10.0, "{b}");
+    assert!(b["bytesTotal"].as_u64().unwrap() > 0);
+    assert!(!b.to_string().contains(SECRET));
+    let r = common::client()
+        .get(app.url("/api/v1/system/backup"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let m = common::client()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    let text = m.text().await.unwrap();
+    for name in [
+        "quant_replica_lag_seconds ",
+        "quant_replica_last_success_timestamp_seconds ",
+        "quant_replica_bytes_total ",
+        "quant_replica_errors_total 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(name)),
+            "{name} in {text}"
+        );
+    }
+    assert!(!text.contains(SECRET));
     let db_path = app.state.config().db_path();
     let dir = app.stop().await;
     let want = dump(&db_path);

@@ -3,6 +3,7 @@
 //! `litestream restore` rebuilds a database from Quant's replica.
 
 pub mod ltx;
+pub mod metrics;
 pub mod replicator;
 pub mod restore;
 pub mod s3;

@@ -35,6 +35,9 @@ pub struct ReplicaStatus {
     pub last_txid: u64,
     /// When a sync last succeeded.
     pub last_success: Option<DateTime<Utc>>,
+    /// Start of the last successful sync round: everything committed before
+    /// it is in the replica.
+    pub current_as_of: Option<DateTime<Utc>>,
     /// The last error (safe to show; no secrets).
     pub last_error: Option<String>,
     /// Bytes uploaded since start.
@@ -50,6 +53,15 @@ pub struct ReplicaStatus {
     /// Sync rounds that succeeded (with or without anything to ship): a
     /// round that began after a write has shipped it once this moves on.
     pub rounds_total: u64,
+}
+
+impl ReplicaStatus {
+    /// Seconds between `now` and the moment up to which the replica is known
+    /// complete; `None` before the first successful sync.
+    pub fn lag_seconds(&self, now: DateTime<Utc>) -> Option<f64> {
+        self.current_as_of
+            .map(|t| ((now - t).num_milliseconds().max(0) as f64) / 1000.0)
+    }
 }
 
 /// Shared view of the replicator's status.
@@ -485,11 +497,13 @@ impl Task {
         let mut failures = 0u32;
         loop {
             let stopping = *stop.borrow();
+            let started = self.clock.now();
             match self.round(&mut l).await {
                 Ok(()) => {
                     failures = 0;
                     if let Ok(mut s) = self.status.lock() {
                         s.rounds_total += 1;
+                        s.current_as_of = Some(started);
                     }
                 }
                 Err(e) => {
