@@ -533,3 +533,69 @@ async fn an_s3_outage_neither_fails_nor_blocks_writes_and_nothing_is_lost() {
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert_eq!(dump(&q), want);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn point_in_time_restore_to_three_moments_with_quant_and_litestream() {
+    let (Some(moto_bin), Some(litestream)) =
+        (tool("QUANT_TEST_MOTO"), tool("QUANT_TEST_LITESTREAM"))
+    else {
+        return;
+    };
+    let moto = Moto::start(&moto_bin);
+    moto.create_bucket("quant-pitr").await;
+    let app = TestApp::start_with(|c| replica_config(c, &moto, "quant-pitr")).await;
+    app.user("owner@pitr.test", Role::Owner).await;
+    let client = app.login("owner@pitr.test").await;
+    let mut moments = Vec::new();
+    for (phase, n) in [(0usize, 5usize), (1, 7), (2, 9)] {
+        let from = moments.iter().map(|(_, c)| *c).sum::<usize>();
+        add_customers(&app, &client, from, n).await;
+        caught_up(&app).await;
+        // S3 timestamps have one-second resolution: keep moments apart.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        moments.push((chrono::Utc::now(), n));
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert!(phase < 3);
+    }
+    // Litestream refuses a timestamp after its newest file: write once more
+    // so that all three moments lie inside the replica's time range.
+    add_customers(&app, &client, 21, 1).await;
+    caught_up(&app).await;
+    app.stop().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut expected = 0;
+    for (i, (at, n)) in moments.iter().enumerate() {
+        expected += n;
+        let ts = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let q = dir.path().join(format!("quant-{i}.db"));
+        let (code, stdout, stderr) = quant_restore(&moto, "quant-pitr", &q, &["--timestamp", &ts]);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert_eq!(customers(&q), expected, "quant restore at {ts}");
+        let l = dir.path().join(format!("litestream-{i}.db"));
+        let (code, stdout, stderr) =
+            litestream_restore(&litestream, &moto, "quant-pitr", &l, &["-timestamp", &ts]);
+        if code != 0 {
+            let store = quant::replica::s3::Store::connect(&quant::replica::s3::StoreSettings {
+                bucket: "quant-pitr".into(),
+                path: "quant.db".into(),
+                endpoint: Some(moto.endpoint()),
+                region: "us-east-1".into(),
+                force_path_style: true,
+                credentials: Some((KEY_ID.into(), SECRET.to_string().into())),
+            })
+            .await;
+            let mut listing = String::new();
+            for level in [0, 9] {
+                for f in store.list(level).await.unwrap() {
+                    let meta = store.timestamp(&f).await.unwrap();
+                    listing.push_str(&format!("{f:?} meta={meta:?}\n"));
+                }
+            }
+            panic!(
+                "litestream -timestamp {ts}:\n{stdout}\n{stderr}\n{listing}\nmoments {moments:?}"
+            );
+        }
+        assert_eq!(customers(&l), expected, "litestream restore at {ts}");
+        assert_eq!(dump(&l), dump(&q));
+    }
+}
