@@ -115,6 +115,7 @@ impl App {
                 // LastModified that Litestream's timestamp restore also reads.
                 crate::replica::replicator::Replicator::start(
                     config.db_path(),
+                    Some(config.database.data_dir.join("blobs")),
                     &config.replica,
                     Arc::new(SystemClock),
                 )

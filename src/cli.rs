@@ -352,6 +352,18 @@ async fn restore(args: RestoreArgs, config: &Config) -> Result<(), Fail> {
     if bar {
         eprintln!();
     }
+    let blobs_root = opts
+        .output
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."))
+        .join("blobs");
+    let att = crate::replica::attachments::restore(
+        &store,
+        &opts.output,
+        &crate::blobs::Blobs::new(&blobs_root),
+    )
+    .await;
     println!(
         "restored {} to TXID {:016x} ({}), {} bytes from {} file(s); integrity check ok",
         opts.output.display(),
@@ -362,6 +374,25 @@ async fn restore(args: RestoreArgs, config: &Config) -> Result<(), Fail> {
         done.size,
         done.files
     );
+    println!(
+        "attachments: {} referenced, {} fetched into {}, {} missing",
+        att.referenced,
+        att.fetched,
+        blobs_root.display(),
+        att.missing.len()
+    );
+    if !att.missing.is_empty() {
+        for a in &att.missing {
+            println!("  missing attachment {a}");
+        }
+        return Err(Fail(
+            EXIT_FAILURE,
+            format!(
+                "the database was restored, but {} attachment(s) could not be fetched (listed above)",
+                att.missing.len()
+            ),
+        ));
+    }
     Ok(())
 }
 

@@ -69,16 +69,7 @@ impl Moto {
     }
 
     async fn create_bucket(&self, bucket: &str) {
-        let conf = aws_sdk_s3::config::Builder::new()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .endpoint_url(self.endpoint())
-            .force_path_style(true)
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                KEY_ID, SECRET, None, None, "test",
-            ))
-            .build();
-        aws_sdk_s3::Client::from_conf(conf)
+        s3_client(self)
             .create_bucket()
             .bucket(bucket)
             .send()
@@ -181,6 +172,67 @@ async fn add_customers(app: &TestApp, c: &reqwest::Client, from: usize, n: usize
     }
 }
 
+fn s3_client(moto: &Moto) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::new()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(moto.endpoint())
+        .force_path_style(true)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            KEY_ID, SECRET, None, None, "test",
+        ))
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+async fn delete_object(moto: &Moto, bucket: &str, key: &str) {
+    s3_client(moto)
+        .delete_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("object deleted");
+}
+
+/// Creates a work order through the API and uploads a PNG photo to it;
+/// returns the photo's content address.
+async fn photo_on_a_new_work_order(app: &TestApp, c: &reqwest::Client) -> String {
+    let r = c
+        .post(app.url("/api/v1/customers"))
+        .json(&json!({"name": "Photo Customer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let customer: serde_json::Value = r.json().await.unwrap();
+    let r = c
+        .post(app.url("/api/v1/work-orders"))
+        .json(&json!({"customerId": customer["id"], "serviceType": "Leak repair", "jobDescription": "Kitchen sink"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let wo: serde_json::Value = r.json().await.unwrap();
+    let img = image::RgbImage::from_fn(640, 480, |x, y| {
+        image::Rgb([(x % 251) as u8, (y % 241) as u8, 90])
+    });
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let address = quant::blobs::address_of(&png);
+    let id = wo["id"].as_str().unwrap();
+    let r = c
+        .post(app.url(&format!("/api/v1/work-orders/{id}/attachments?kind=before")))
+        .header("content-type", "image/png")
+        .body(png)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    address
+}
+
 fn quant_restore(moto: &Moto, bucket: &str, out: &Path, extra: &[&str]) -> (i32, String, String) {
     let mut cmd = quant_cmd();
     cmd.args(["restore", "--output"])
@@ -230,8 +282,9 @@ async fn replicate_then_restore_with_quant_and_with_litestream() {
     app.user("owner@replica.test", Role::Owner).await;
     let client = app.login("owner@replica.test").await;
 
-    // Phase 1, then a known TXID; phase 2 after it.
+    // Phase 1 (with a photo on a work order), then a known TXID; phase 2 after it.
     add_customers(&app, &client, 0, 40).await;
+    let photo = photo_on_a_new_work_order(&app, &client).await;
     let t1 = caught_up(&app).await;
     add_customers(&app, &client, 40, 60).await;
     let t2 = caught_up(&app).await;
@@ -285,7 +338,7 @@ async fn replicate_then_restore_with_quant_and_with_litestream() {
     let db_path = app.state.config().db_path();
     let dir = app.stop().await;
     let want = dump(&db_path);
-    assert_eq!(want["customers"].len(), 100);
+    assert_eq!(want["customers"].len(), 101, "100 plus the photo's customer");
 
     let out = dir.path().join("restored");
     std::fs::create_dir_all(&out).unwrap();
@@ -297,6 +350,40 @@ async fn replicate_then_restore_with_quant_and_with_litestream() {
     assert!(stdout.contains("integrity check ok"), "{stdout}");
     assert!(!stdout.contains(SECRET) && !stderr.contains(SECRET));
     assert_eq!(dump(&q), want);
+    // The photo (and its thumbnail) came back, byte for byte, beside it.
+    let addresses = quant::replica::attachments::referenced(&q).unwrap();
+    assert!(addresses.contains(&photo), "{addresses:?}");
+    assert!(
+        stdout.contains(&format!(
+            "attachments: {} referenced, {} fetched",
+            addresses.len(),
+            addresses.len()
+        )),
+        "{stdout}"
+    );
+    let restored_blobs = quant::blobs::Blobs::new(out.join("blobs"));
+    let original_blobs = quant::blobs::Blobs::new(dir.path().join("blobs"));
+    for a in &addresses {
+        assert_eq!(
+            restored_blobs.get(a).unwrap(),
+            original_blobs.get(a).unwrap()
+        );
+    }
+    // An attachment missing from the bucket is named, and the exit code says so.
+    delete_object(
+        &moto,
+        "quant-replica",
+        &format!("quant.db/attachments/{photo}"),
+    )
+    .await;
+    let q2 = out.join("second").join("quant.db");
+    let (code, stdout, stderr) = quant_restore(&moto, "quant-replica", &q2, &[]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("missing attachment {photo}")),
+        "{stdout}"
+    );
+    assert_eq!(dump(&q2), want, "the database itself is restored");
 
     // It refuses to overwrite without --force, and replaces with it.
     let (code, _, stderr) = quant_restore(&moto, "quant-replica", &q, &[]);
@@ -306,7 +393,7 @@ async fn replicate_then_restore_with_quant_and_with_litestream() {
     let (code, stdout, stderr) =
         quant_restore(&moto, "quant-replica", &q, &["--force", "--txid", &t1_hex]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert_eq!(customers(&q), 40, "restored to TXID {t1_hex}");
+    assert_eq!(customers(&q), 41, "restored to TXID {t1_hex}");
 
     // The real litestream rebuilds the same database from Quant's bucket.
     let l = out.join("litestream-latest.db");
@@ -325,7 +412,7 @@ async fn replicate_then_restore_with_quant_and_with_litestream() {
         code, 0,
         "litestream restore -txid failed:\n{stdout}\n{stderr}"
     );
-    assert_eq!(customers(&l1), 40);
+    assert_eq!(customers(&l1), 41);
     assert_eq!(dump(&l1), dump(&q), "both tools agree at TXID {t1_hex}");
 }
 

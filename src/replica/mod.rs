@@ -2,6 +2,7 @@
 //! restore. The bucket layout and rules are Litestream 0.5's, so the real
 //! `litestream restore` rebuilds a database from Quant's replica.
 
+pub mod attachments;
 pub mod ltx;
 pub mod metrics;
 pub mod replicator;

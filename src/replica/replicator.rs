@@ -80,6 +80,7 @@ impl Replicator {
     /// url (validation prevents that).
     pub fn start(
         db_path: PathBuf,
+        blobs_root: Option<PathBuf>,
         cfg: &ReplicaConfig,
         clock: SharedClock,
     ) -> Result<Replicator, String> {
@@ -88,6 +89,7 @@ impl Replicator {
         let (stop, stop_rx) = watch::channel(false);
         let task = Task {
             db_path,
+            blobs_root,
             settings,
             sync_interval: cfg.sync_interval,
             snapshot_interval: cfg.snapshot_interval,
@@ -442,6 +444,7 @@ impl Capture {
 
 struct Task {
     db_path: PathBuf,
+    blobs_root: Option<PathBuf>,
     settings: StoreSettings,
     sync_interval: Duration,
     snapshot_interval: Duration,
@@ -474,6 +477,7 @@ pub fn backoff(failures: u32) -> Duration {
 
 struct Loop {
     store: Store,
+    blobs: Option<super::attachments::BlobSync>,
     cap: Option<Capture>,
     /// Last TXID in the replica; `None` until listed.
     txid: Option<u64>,
@@ -490,6 +494,10 @@ impl Task {
         );
         let mut l = Loop {
             store,
+            blobs: self
+                .blobs_root
+                .as_ref()
+                .map(super::attachments::BlobSync::new),
             cap: None,
             txid: None,
             last_snapshot: None,
@@ -531,8 +539,21 @@ impl Task {
         tracing::info!("replication stopped");
     }
 
-    /// One sync: snapshot when needed, else ship new commits; then checkpoint.
+    /// One sync: attachments first (their rows may be in what follows), then
+    /// a snapshot when needed, else the new commits; then checkpoint.
     async fn round(&self, l: &mut Loop) -> Result<(), String> {
+        if let Some(b) = l.blobs.as_mut() {
+            let bytes = b.sync(&l.store).await.map_err(|e| e.to_string())?;
+            if bytes > 0
+                && let Ok(mut s) = self.status.lock()
+            {
+                s.bytes_total += bytes;
+            }
+        }
+        self.ship(l).await
+    }
+
+    async fn ship(&self, l: &mut Loop) -> Result<(), String> {
         let cap = match l.cap.take() {
             Some(c) => c,
             None => {
@@ -575,7 +596,7 @@ impl Task {
                     let mut cap = cap;
                     cap.pos = None;
                     l.cap = Some(cap);
-                    return Box::pin(self.round(l)).await;
+                    return Box::pin(self.ship(l)).await;
                 }
                 Err(e) => Err(e),
             };

@@ -251,6 +251,68 @@ impl Store {
         Ok(body.into_bytes().to_vec())
     }
 
+    fn attachment_key(&self, address: &str) -> String {
+        format!("{}/attachments/{address}", self.path)
+    }
+
+    /// Addresses of the attachments in the replica. Fails when the store
+    /// cannot be listed.
+    pub async fn list_attachments(&self) -> Result<Vec<String>, StoreError> {
+        let prefix = format!("{}/attachments/", self.path);
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| err(format!("list {prefix}"), e))?;
+            out.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key()?.strip_prefix(&prefix).map(str::to_string)),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Uploads the attachment blob with `address`. Fails when the store
+    /// refuses or cannot be reached.
+    pub async fn put_attachment(&self, address: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        let key = self.attachment_key(address);
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|e| err(format!("put {key}"), e))?;
+        Ok(())
+    }
+
+    /// Downloads the attachment blob with `address` (unchecked: the caller
+    /// verifies it against the address). Fails when missing or unreadable.
+    pub async fn get_attachment(&self, address: &str) -> Result<Vec<u8>, StoreError> {
+        let key = self.attachment_key(address);
+        let o = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(|e| err(format!("get {key}"), e))?;
+        let body = o
+            .body
+            .collect()
+            .await
+            .map_err(|e| err(format!("read {key}"), e))?;
+        Ok(body.into_bytes().to_vec())
+    }
+
     /// The `litestream-timestamp` of a file, falling back to its
     /// LastModified. Fails when the object cannot be read.
     pub async fn timestamp(&self, f: &FileInfo) -> Result<Option<DateTime<Utc>>, StoreError> {
