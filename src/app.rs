@@ -114,7 +114,7 @@ impl App {
                 // Replica timestamps are wall-clock times, like the store's
                 // LastModified that Litestream's timestamp restore also reads.
                 crate::replica::replicator::Replicator::start(
-                    config.db_path(),
+                    db.clone(),
                     Some(config.database.data_dir.join("blobs")),
                     &config.replica,
                     Arc::new(SystemClock),

@@ -50,6 +50,8 @@ pub struct ReplicaStatus {
     pub files_total: u64,
     /// Checkpoints that emptied the WAL.
     pub checkpoints_total: u64,
+    /// Syncs done while holding the write lock because commits kept arriving.
+    pub locked_syncs_total: u64,
     /// Sync rounds that succeeded (with or without anything to ship): a
     /// round that began after a write has shipped it once this moves on.
     pub rounds_total: u64,
@@ -79,7 +81,7 @@ impl Replicator {
     /// Must be called inside a Tokio runtime. Fails when `cfg` has no valid
     /// url (validation prevents that).
     pub fn start(
-        db_path: PathBuf,
+        db: crate::db::Db,
         blobs_root: Option<PathBuf>,
         cfg: &ReplicaConfig,
         clock: SharedClock,
@@ -88,7 +90,8 @@ impl Replicator {
         let status: SharedStatus = Arc::default();
         let (stop, stop_rx) = watch::channel(false);
         let task = Task {
-            db_path,
+            db_path: db.path().to_path_buf(),
+            db,
             blobs_root,
             settings,
             sync_interval: cfg.sync_interval,
@@ -144,7 +147,6 @@ struct Capture {
     db_path: PathBuf,
     wal_path: PathBuf,
     read: Connection,
-    lock: Connection,
     page_size: u32,
     pos: Option<Position>,
     /// Our last checkpoint emptied the WAL: the next WAL generation (salt1
@@ -170,7 +172,6 @@ impl Capture {
             Ok(c)
         };
         let read = open()?;
-        let lock = open()?;
         let page_size: u32 = read
             .query_row("PRAGMA page_size", [], |r| r.get(0))
             .map_err(sqlite_err)?;
@@ -180,7 +181,6 @@ impl Capture {
             db_path: db_path.to_path_buf(),
             wal_path: PathBuf::from(wal_path),
             read,
-            lock,
             page_size,
             pos: None,
             expect_restart: false,
@@ -403,47 +403,148 @@ impl Capture {
         self.pos = Some(pos);
     }
 
-    /// Checkpoints (PASSIVE) when everything in the WAL has been shipped,
-    /// holding the write lock so no commit slips in between. Returns whether
-    /// the WAL was emptied. Fails on SQLite errors.
-    fn checkpoint(&mut self) -> Result<bool, String> {
+    /// With the write lock held: checkpoints (PASSIVE) when everything in the
+    /// WAL has been shipped, else reports unshipped commits. Fails on SQLite
+    /// errors.
+    fn checkpoint_locked(&mut self) -> Result<Ck, String> {
         let Some(pos) = self.pos else {
-            return Ok(false);
+            return Ok(Ck::Done(false));
         };
-        if self.lock.execute_batch("BEGIN IMMEDIATE").is_err() {
-            return Ok(false); // busy writer: try next time
+        let Some((h, bytes)) = self.read_wal()? else {
+            return Ok(Ck::Done(false));
+        };
+        if pos.salts != Some((h.salt1, h.salt2)) {
+            return Ok(Ck::Done(false));
         }
-        let result = (|| -> Result<bool, String> {
-            let Some((h, bytes)) = self.read_wal()? else {
-                return Ok(false);
-            };
-            if pos.salts != Some((h.salt1, h.salt2)) {
-                return Ok(false);
-            }
-            if wal::scan(&h, &bytes, pos.wal).transactions > 0 {
-                return Ok(false); // unshipped commits: ship them first
-            }
-            self.read.execute_batch("COMMIT").map_err(sqlite_err)?;
-            let (busy, log, done): (i64, i64, i64) = self
-                .read
-                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
-                .map_err(sqlite_err)?;
-            Ok(busy == 0 && log == done && log > 0)
-        })();
+        if wal::scan(&h, &bytes, pos.wal).transactions > 0 {
+            return Ok(Ck::Unshipped);
+        }
+        self.read.execute_batch("COMMIT").map_err(sqlite_err)?;
+        let r = self
+            .read
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(sqlite_err);
         let reread = self.begin_read();
-        let _ = self.lock.execute_batch("ROLLBACK");
+        let (busy, log, done) = r?;
         reread?;
-        if let Ok(true) = result {
+        let full = busy == 0 && log == done && log > 0;
+        if full {
             self.expect_restart = true;
         }
-        result
+        Ok(Ck::Done(full))
+    }
+
+    /// Checkpoints when everything is shipped, holding the write lock on a
+    /// connection of its own (tests; the service goes through the writer).
+    /// Returns whether the WAL was emptied.
+    #[cfg(test)]
+    fn checkpoint(&mut self) -> Result<bool, String> {
+        let lock = Connection::open(&self.db_path).map_err(sqlite_err)?;
+        lock.busy_timeout(Duration::from_secs(2))
+            .map_err(sqlite_err)?;
+        lock.execute_batch("BEGIN IMMEDIATE").map_err(sqlite_err)?;
+        let r = self.checkpoint_locked();
+        let _ = lock.execute_batch("ROLLBACK");
+        r.map(|c| matches!(c, Ck::Done(true)))
+    }
+}
+
+/// Outcome of a checkpoint attempt.
+enum Ck {
+    /// Commits not yet shipped are in the WAL (the lock is still held).
+    Unshipped,
+    /// Checkpointed; true when the WAL was emptied.
+    Done(bool),
+}
+
+/// Consecutive checkpoints skipped for unshipped commits before the
+/// replicator ships the remainder while holding the write lock.
+const FORCE_AFTER_SKIPS: u32 = 3;
+/// Longest an upload may hold the write lock (writers wait, they do not fail:
+/// their busy timeout is longer).
+const LOCKED_UPLOAD_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What happened inside the writer job.
+struct UnderWriter {
+    /// Bytes of a level-0 file shipped from inside the job (TXID + 1).
+    shipped: Option<u64>,
+    /// The checkpoint's outcome.
+    ck: Result<Ck, String>,
+}
+
+/// Runs on the writer thread between commits: checkpoint, or (when `forced`)
+/// ship what is unshipped and then checkpoint.
+fn under_writer(
+    cap: &mut Capture,
+    forced: bool,
+    txid: u64,
+    now: DateTime<Utc>,
+    store: &Store,
+    handle: &tokio::runtime::Handle,
+) -> UnderWriter {
+    let first = cap.checkpoint_locked();
+    if !(forced && matches!(first, Ok(Ck::Unshipped))) {
+        return UnderWriter {
+            shipped: None,
+            ck: first,
+        };
+    }
+    let (bytes, pos) = match cap.next(txid + 1, now) {
+        Ok(Next::Ltx(b, p)) => (b, p),
+        Ok(_) => {
+            return UnderWriter {
+                shipped: None,
+                ck: Ok(Ck::Unshipped),
+            };
+        }
+        Err(e) => {
+            return UnderWriter {
+                shipped: None,
+                ck: Err(e),
+            };
+        }
+    };
+    let size = bytes.len() as u64;
+    let put = handle.block_on(async {
+        tokio::time::timeout(
+            LOCKED_UPLOAD_TIMEOUT,
+            store.put_ltx(0, txid + 1, txid + 1, now, bytes),
+        )
+        .await
+    });
+    match put {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            return UnderWriter {
+                shipped: None,
+                ck: Err(e.to_string()),
+            };
+        }
+        Err(_) => {
+            return UnderWriter {
+                shipped: None,
+                ck: Err("upload while holding writers back timed out".into()),
+            };
+        }
+    }
+    cap.shipped(pos);
+    UnderWriter {
+        shipped: Some(size),
+        ck: cap.checkpoint_locked(),
     }
 }
 
 struct Task {
     db_path: PathBuf,
+    /// The writer: checkpoints run as one of its jobs, so no commit can slip
+    /// in between (and writers never starve the replicator of the lock).
+    db: crate::db::Db,
     blobs_root: Option<PathBuf>,
     settings: StoreSettings,
     sync_interval: Duration,
@@ -482,6 +583,8 @@ struct Loop {
     /// Last TXID in the replica; `None` until listed.
     txid: Option<u64>,
     last_snapshot: Option<Instant>,
+    /// Checkpoints skipped in a row because commits arrived meanwhile.
+    skipped: u32,
 }
 
 impl Task {
@@ -501,6 +604,7 @@ impl Task {
             cap: None,
             txid: None,
             last_snapshot: None,
+            skipped: 0,
         };
         let mut failures = 0u32;
         loop {
@@ -619,8 +723,56 @@ impl Task {
             l.last_snapshot = Some(Instant::now());
             tracing::info!(txid = txid + 1, bytes = size, "replica snapshot written");
         }
+        self.record(txid + 1, now, size, snapshot);
+        self.checkpoint(l).await
+    }
+
+    /// Checkpoints between two of the writer's commits (as a job on the
+    /// writer), when everything in the WAL is shipped. When commits keep
+    /// arriving between syncs ([`FORCE_AFTER_SKIPS`] times in a row), ships
+    /// the remainder from inside that job first, so the WAL cannot grow
+    /// without bound under steady load; that upload holds writers back for at
+    /// most [`LOCKED_UPLOAD_TIMEOUT`].
+    async fn checkpoint(&self, l: &mut Loop) -> Result<(), String> {
+        let (Some(cap), Some(txid)) = (l.cap.take(), l.txid) else {
+            return Ok(());
+        };
+        let forced = l.skipped + 1 >= FORCE_AFTER_SKIPS;
+        let now = self.clock.now();
+        let store = l.store.clone();
+        let handle = tokio::runtime::Handle::current();
+        let (cap, out) = self
+            .db
+            .write(move |_| {
+                let mut cap = cap;
+                let out = under_writer(&mut cap, forced, txid, now, &store, &handle);
+                Ok((cap, out))
+            })
+            .await
+            .map_err(|e| format!("checkpoint: {e}"))?;
+        l.cap = Some(cap);
+        if let Some(size) = out.shipped {
+            l.txid = Some(txid + 1);
+            self.record(txid + 1, now, size, false);
+            if let Ok(mut s) = self.status.lock() {
+                s.locked_syncs_total += 1;
+            }
+        }
+        match out.ck? {
+            Ck::Unshipped => l.skipped += 1,
+            Ck::Done(full) => {
+                l.skipped = 0;
+                if full && let Ok(mut s) = self.status.lock() {
+                    s.checkpoints_total += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn record(&self, txid: u64, now: DateTime<Utc>, size: u64, snapshot: bool) {
         if let Ok(mut s) = self.status.lock() {
-            s.last_txid = txid + 1;
+            s.last_txid = txid;
             s.last_success = Some(now);
             s.last_error = None;
             s.bytes_total += size;
@@ -630,21 +782,6 @@ impl Task {
                 s.files_total += 1;
             }
         }
-        self.checkpoint(l).await
-    }
-
-    async fn checkpoint(&self, l: &mut Loop) -> Result<(), String> {
-        let Some(cap) = l.cap.take() else {
-            return Ok(());
-        };
-        let (cap, r) = blocking(cap, |c| c.checkpoint()).await?;
-        l.cap = Some(cap);
-        if let Ok(true) = r
-            && let Ok(mut s) = self.status.lock()
-        {
-            s.checkpoints_total += 1;
-        }
-        r.map(|_| ())
     }
 }
 
