@@ -761,3 +761,106 @@ async fn under_steady_writes_the_wal_is_still_checkpointed_and_nothing_is_lost()
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert_eq!(dump(&q), want);
 }
+
+/// `quant` with the replica configured through the environment.
+fn replicated_cmd(moto: &Moto, bucket: &str, dir: &Path, args: &[&str]) -> Command {
+    let mut c = quant_cmd();
+    c.arg("--data")
+        .arg(dir)
+        .args(args)
+        .env("QUANT__REPLICA__URL", format!("s3://{bucket}/quant.db"))
+        .env("QUANT__REPLICA__ENDPOINT", moto.endpoint())
+        .env("QUANT__REPLICA__FORCE_PATH_STYLE", "true")
+        .env("QUANT__REPLICA__ACCESS_KEY_ID", KEY_ID)
+        .env("QUANT__REPLICA__SECRET_ACCESS_KEY", SECRET)
+        .env("QUANT__REPLICA__SYNC_INTERVAL", "250ms")
+        .env("QUANT__RATE_LIMIT__API_PER_MINUTE", "0");
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_writes_loses_nothing_acknowledged_before_the_last_syncs() {
+    let Some(moto_bin) = tool("QUANT_TEST_MOTO") else {
+        return;
+    };
+    let moto = Moto::start(&moto_bin);
+    moto.create_bucket("quant-kill").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run_with_stdin(
+        &mut replicated_cmd(
+            &moto,
+            "quant-kill",
+            dir.path(),
+            &[
+                "user",
+                "add",
+                "--email",
+                "owner@kill.test",
+                "--role",
+                "owner",
+                "--password-stdin",
+            ],
+        ),
+        PASSWORD,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let served = serve(replicated_cmd(
+        &moto,
+        "quant-kill",
+        dir.path(),
+        &["serve", "--listen", "127.0.0.1:0"],
+    ));
+    let base = served.base();
+    let c = cookie_client();
+    let r = c
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": "owner@kill.test", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Write for 3 s, remembering when each write was acknowledged.
+    let mut acked: Vec<(String, Instant)> = Vec::new();
+    let until = Instant::now() + Duration::from_secs(3);
+    let mut i = 0;
+    while Instant::now() < until {
+        let name = format!("Killed customer {i}");
+        let r = c
+            .post(format!("{base}/api/v1/customers"))
+            .json(&json!({"name": name}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        acked.push((name, Instant::now()));
+        i += 1;
+    }
+    served.signal(libc::SIGKILL);
+    let killed = Instant::now();
+    drop(served);
+    assert!(acked.len() > 20, "only {} writes", acked.len());
+
+    let out = dir.path().join("restored").join("quant.db");
+    let (code, stdout, stderr) = quant_restore(&moto, "quant-kill", &out, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let names: std::collections::HashSet<String> = dump(&out)["customers"]
+        .iter()
+        .map(|row| row.clone())
+        .flat_map(|row| row.into_iter())
+        .collect();
+    // Every write acknowledged two sync intervals (plus an upload) before
+    // the kill is in the replica.
+    let margin = Duration::from_millis(2 * 250 + 250);
+    let old_enough: Vec<&String> = acked
+        .iter()
+        .filter(|(_, t)| killed.duration_since(*t) > margin)
+        .map(|(n, _)| n)
+        .collect();
+    assert!(old_enough.len() > 10);
+    let lost: Vec<&&String> = old_enough.iter().filter(|n| !names.contains(**n)).collect();
+    assert!(
+        lost.is_empty(),
+        "lost {} acknowledged writes: {lost:?}",
+        lost.len()
+    );
+}
