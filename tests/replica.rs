@@ -843,11 +843,8 @@ async fn kill_9_under_writes_loses_nothing_acknowledged_before_the_last_syncs() 
     let out = dir.path().join("restored").join("quant.db");
     let (code, stdout, stderr) = quant_restore(&moto, "quant-kill", &out, &[]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    let names: std::collections::HashSet<String> = dump(&out)["customers"]
-        .iter()
-        .map(|row| row.clone())
-        .flat_map(|row| row.into_iter())
-        .collect();
+    let names: std::collections::HashSet<String> =
+        dump(&out)["customers"].iter().flatten().cloned().collect();
     // Every write acknowledged two sync intervals (plus an upload) before
     // the kill is in the replica.
     let margin = Duration::from_millis(2 * 250 + 250);
