@@ -440,6 +440,12 @@ async fn restart_continues_txids_and_an_empty_or_missing_replica_is_reported() {
     add_customers(&app, &client, 10, 10).await;
     let t2 = caught_up(&app).await;
     assert!(t2 > t1, "TXIDs continue ({t1} -> {t2})");
+    let after_restart = app.replica.clone().unwrap().lock().unwrap().clone();
+    assert_eq!(
+        after_restart.snapshots_total, 0,
+        "a clean restart resumes without a snapshot: {after_restart:?}"
+    );
+    assert_eq!(t2, t1 + after_restart.files_total);
     let db_path = app.state.config().db_path();
     let dir = app.stop().await;
     let want = dump(&db_path);
@@ -448,6 +454,28 @@ async fn restart_continues_txids_and_an_empty_or_missing_replica_is_reported() {
     let (code, stdout, stderr) = quant_restore(&moto, "quant-restart", &q, &[]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert_eq!(dump(&q), want);
+
+    // Changed behind Quant's back while stopped: the next start snapshots.
+    {
+        let c = rusqlite::Connection::open(&db_path).unwrap();
+        c.execute(
+            "UPDATE customers SET notes = 'edited offline' WHERE name = 'Customer 3'",
+            [],
+        )
+        .unwrap();
+    }
+    let app = TestApp::start_in(dir, |c| replica_config(c, &moto, "quant-restart")).await;
+    let t3 = caught_up(&app).await;
+    let s = app.replica.clone().unwrap().lock().unwrap().clone();
+    assert_eq!(s.snapshots_total, 1, "{s:?}");
+    assert_eq!(t3, t2 + 1, "the snapshot takes the next TXID");
+    let dir = app.stop().await;
+    let want = dump(&db_path);
+    let q = dir.path().join("after-offline-edit.db");
+    let (code, stdout, stderr) = quant_restore(&moto, "quant-restart", &q, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(dump(&q), want);
+    assert!(format!("{want:?}").contains("edited offline"));
 
     // An empty replica is an error that says so, and leaves no file.
     moto.create_bucket("quant-empty").await;

@@ -132,6 +132,17 @@ struct Position {
     commit: u32,
 }
 
+/// What a clean stop leaves for the next start (`quant.db-replica.json`).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct ResumeState {
+    /// The replica's last TXID, which the database file then equalled.
+    txid: u64,
+    /// The database file's size.
+    size: u64,
+    /// The database file's modification time, ns since the epoch.
+    mtime_ns: u64,
+}
+
 /// Result of looking at the WAL.
 enum Next {
     /// Nothing new committed.
@@ -394,6 +405,92 @@ impl Capture {
         ))
     }
 
+    fn state_path(&self) -> PathBuf {
+        let mut p = self.db_path.as_os_str().to_owned();
+        p.push("-replica.json");
+        PathBuf::from(p)
+    }
+
+    /// Size and modification time (ns) of the database file.
+    fn fingerprint(&self) -> Result<(u64, u64), String> {
+        let m = std::fs::metadata(&self.db_path)
+            .map_err(|e| format!("cannot stat the database: {e}"))?;
+        let mtime = m
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        Ok((m.len(), mtime))
+    }
+
+    /// At a clean stop: when everything is shipped and checkpointed into the
+    /// database file, records which file state TXID `txid` is, so the next
+    /// start can continue without a snapshot. Returns whether it did.
+    fn save_resume(&self, txid: u64) -> bool {
+        let Some(pos) = self.pos else {
+            return false;
+        };
+        let settled = match self.read_wal() {
+            Ok(None) => pos.salts.is_none() || self.expect_restart,
+            Ok(Some((h, bytes))) => {
+                let start = match pos.salts {
+                    Some(s) if s == (h.salt1, h.salt2) => pos.wal,
+                    _ => WalPos::start(&h),
+                };
+                self.expect_restart && wal::scan(&h, &bytes, start).transactions == 0
+            }
+            Err(_) => false,
+        };
+        let Ok((size, mtime)) = self.fingerprint() else {
+            return false;
+        };
+        if !settled || mtime == 0 {
+            return false;
+        }
+        let state = ResumeState {
+            txid,
+            size,
+            mtime_ns: mtime,
+        };
+        let Ok(text) = serde_json::to_string(&state) else {
+            return false;
+        };
+        let tmp = self.state_path().with_extension("json.tmp");
+        std::fs::write(&tmp, text).is_ok() && std::fs::rename(&tmp, self.state_path()).is_ok()
+    }
+
+    /// At start: when the state saved at the last clean stop matches the
+    /// database file and the replica's maximum TXID, continues from there
+    /// (every WAL frame is then new) instead of writing a snapshot. The
+    /// state is consumed either way. Returns whether it resumed.
+    fn take_resume(&mut self, remote_max: u64) -> bool {
+        let path = self.state_path();
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return false;
+        };
+        let _ = std::fs::remove_file(&path);
+        let Ok(state) = serde_json::from_str::<ResumeState>(&text) else {
+            return false;
+        };
+        let Ok((size, mtime)) = self.fingerprint() else {
+            return false;
+        };
+        if state.txid != remote_max || state.size != size || state.mtime_ns != mtime {
+            return false;
+        }
+        self.pos = Some(Position {
+            salts: None,
+            wal: WalPos {
+                offset: wal::WAL_HEADER_SIZE,
+                checksum: (0, 0),
+            },
+            commit: (size / u64::from(self.page_size)) as u32,
+        });
+        self.expect_restart = true;
+        true
+    }
+
     /// Records that the position's data is in the replica.
     fn shipped(&mut self, pos: Position) {
         if self.pos.and_then(|p| p.salts) != pos.salts {
@@ -611,6 +708,14 @@ impl Task {
             let stopping = *stop.borrow();
             let started = self.clock.now();
             match self.round(&mut l).await {
+                Ok(()) if stopping => {
+                    if let (Some(cap), Some(txid)) = (l.cap.take(), l.txid) {
+                        let saved = tokio::task::spawn_blocking(move || cap.save_resume(txid))
+                            .await
+                            .unwrap_or(false);
+                        tracing::info!(txid, resumable = saved, "final replica sync done");
+                    }
+                }
                 Ok(()) => {
                     failures = 0;
                     if let Ok(mut s) = self.status.lock() {
@@ -667,10 +772,21 @@ impl Task {
                     .map_err(|e| e.to_string())??
             }
         };
-        let txid = match l.txid {
-            Some(t) => t,
+        let (cap, txid) = match l.txid {
+            Some(t) => (cap, t),
             None => match l.store.max_txid().await {
-                Ok(t) => t,
+                Ok(t) if cap.pos.is_none() => {
+                    let (cap, resumed) = blocking(cap, move |c| c.take_resume(t)).await?;
+                    if resumed {
+                        tracing::info!(
+                            txid = t,
+                            "replication resumes where the last clean stop left it"
+                        );
+                        l.last_snapshot = Some(Instant::now());
+                    }
+                    (cap, t)
+                }
+                Ok(t) => (cap, t),
                 Err(e) => {
                     l.cap = Some(cap);
                     return Err(e.to_string());
