@@ -889,3 +889,63 @@ async fn kill_9_under_writes_loses_nothing_acknowledged_before_the_last_syncs() 
         lost.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_what_no_restore_in_the_window_needs() {
+    let (Some(moto_bin), Some(litestream)) =
+        (tool("QUANT_TEST_MOTO"), tool("QUANT_TEST_LITESTREAM"))
+    else {
+        return;
+    };
+    let moto = Moto::start(&moto_bin);
+    moto.create_bucket("quant-retention").await;
+    // Seconds instead of hours (the test config is not validated).
+    let app = TestApp::start_with(|c| {
+        replica_config(c, &moto, "quant-retention");
+        c.replica.snapshot_interval = Duration::from_secs(1);
+        c.replica.retention = Duration::from_secs(2);
+    })
+    .await;
+    app.user("owner@retention.test", Role::Owner).await;
+    let client = app.login("owner@retention.test").await;
+    for round in 0..6 {
+        add_customers(&app, &client, round * 3, 3).await;
+        caught_up(&app).await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    let db_path = app.state.config().db_path();
+    let dir = app.stop().await;
+    let want = dump(&db_path);
+    let store = quant::replica::s3::Store::connect(&quant::replica::s3::StoreSettings {
+        bucket: "quant-retention".into(),
+        path: "quant.db".into(),
+        endpoint: Some(moto.endpoint()),
+        region: "us-east-1".into(),
+        force_path_style: true,
+        credentials: Some((KEY_ID.into(), SECRET.to_string().into())),
+    })
+    .await;
+    let snapshots = store.list(9).await.unwrap();
+    let l0 = store.list(0).await.unwrap();
+    assert!(snapshots.len() >= 2, "{snapshots:?}");
+    assert!(
+        snapshots[0].max_txid > 1,
+        "the first snapshot was deleted: {snapshots:?}"
+    );
+    assert!(
+        snapshots.len() <= 5,
+        "old snapshots were deleted: {snapshots:?}"
+    );
+    assert!(
+        l0.iter().all(|f| f.max_txid > snapshots[0].max_txid),
+        "level-0 files older than the oldest kept snapshot were deleted: {l0:?} {snapshots:?}"
+    );
+    let q = dir.path().join("retained.db");
+    let (code, stdout, stderr) = quant_restore(&moto, "quant-retention", &q, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(dump(&q), want);
+    let l = dir.path().join("retained-litestream.db");
+    let (code, stdout, stderr) = litestream_restore(&litestream, &moto, "quant-retention", &l, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(dump(&l), want);
+}

@@ -96,6 +96,7 @@ impl Replicator {
             settings,
             sync_interval: cfg.sync_interval,
             snapshot_interval: cfg.snapshot_interval,
+            retention: cfg.retention,
             clock,
             status: status.clone(),
         };
@@ -646,6 +647,7 @@ struct Task {
     settings: StoreSettings,
     sync_interval: Duration,
     snapshot_interval: Duration,
+    retention: Duration,
     clock: SharedClock,
     status: SharedStatus,
 }
@@ -838,6 +840,9 @@ impl Task {
         if snapshot {
             l.last_snapshot = Some(Instant::now());
             tracing::info!(txid = txid + 1, bytes = size, "replica snapshot written");
+            if let Err(e) = self.enforce_retention(&l.store, now).await {
+                tracing::warn!(error = %e, "replica retention: old files not deleted; will retry after the next snapshot");
+            }
         }
         self.record(txid + 1, now, size, snapshot);
         self.checkpoint(l).await
@@ -882,6 +887,47 @@ impl Task {
                     s.checkpoints_total += 1;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Deletes what no restore within `retention` needs: snapshots older
+    /// than the newest one taken before the window opened (that one stays, to
+    /// restore the window's first moments), and files of levels 0–8 it covers.
+    async fn enforce_retention(&self, store: &Store, now: DateTime<Utc>) -> Result<(), String> {
+        let horizon =
+            now - chrono::Duration::from_std(self.retention).map_err(|e| e.to_string())?;
+        let snapshots = store
+            .list(SNAPSHOT_LEVEL)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (old, _): (Vec<_>, Vec<_>) = snapshots
+            .into_iter()
+            .partition(|f| f.last_modified.is_some_and(|t| t < horizon));
+        let Some(base) = old.iter().max_by_key(|f| f.max_txid).cloned() else {
+            return Ok(());
+        };
+        let mut doomed: Vec<_> = old
+            .into_iter()
+            .filter(|f| f.max_txid < base.max_txid)
+            .collect();
+        for level in 0..SNAPSHOT_LEVEL {
+            doomed.extend(
+                store
+                    .list(level)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .into_iter()
+                    .filter(|f| f.max_txid <= base.max_txid),
+            );
+        }
+        if !doomed.is_empty() {
+            store.delete_ltx(&doomed).await.map_err(|e| e.to_string())?;
+            tracing::info!(
+                files = doomed.len(),
+                before_txid = base.max_txid,
+                "replica retention: old files deleted"
+            );
         }
         Ok(())
     }

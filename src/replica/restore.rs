@@ -180,7 +180,8 @@ pub async fn restore(
         }
         return Err(e);
     }
-    for s in ["-wal", "-shm"] {
+    // The old WAL and the replicator's resume state belong to the replaced file.
+    for s in ["-wal", "-shm", "-replica.json"] {
         let p = sidecar(&opts.output, s);
         match std::fs::remove_file(&p) {
             Ok(()) => {}

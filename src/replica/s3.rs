@@ -251,6 +251,21 @@ impl Store {
         Ok(body.into_bytes().to_vec())
     }
 
+    /// Deletes LTX files. Fails when the store refuses or cannot be reached.
+    pub async fn delete_ltx(&self, files: &[FileInfo]) -> Result<(), StoreError> {
+        for f in files {
+            let key = ltx_key(&self.path, f.level, f.min_txid, f.max_txid);
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(&key)
+                .send()
+                .await
+                .map_err(|e| err(format!("delete {key}"), e))?;
+        }
+        Ok(())
+    }
+
     fn attachment_key(&self, address: &str) -> String {
         format!("{}/attachments/{address}", self.path)
     }
