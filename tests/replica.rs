@@ -949,3 +949,59 @@ async fn retention_deletes_what_no_restore_in_the_window_needs() {
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert_eq!(dump(&l), want);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compacted_files_restore_with_quant_and_litestream() {
+    let (Some(moto_bin), Some(litestream)) =
+        (tool("QUANT_TEST_MOTO"), tool("QUANT_TEST_LITESTREAM"))
+    else {
+        return;
+    };
+    let moto = Moto::start(&moto_bin);
+    moto.create_bucket("quant-compact").await;
+    let app = TestApp::start_with(|c| replica_config(c, &moto, "quant-compact")).await;
+    app.user("owner@compact.test", Role::Owner).await;
+    let client = app.login("owner@compact.test").await;
+    for round in 0..5 {
+        add_customers(&app, &client, round * 4, 4).await;
+        caught_up(&app).await;
+    }
+    let db_path = app.state.config().db_path();
+    let dir = app.stop().await;
+    let want = dump(&db_path);
+    let store = quant::replica::s3::Store::connect(&quant::replica::s3::StoreSettings {
+        bucket: "quant-compact".into(),
+        path: "quant.db".into(),
+        endpoint: Some(moto.endpoint()),
+        region: "us-east-1".into(),
+        force_path_style: true,
+        credentials: Some((KEY_ID.into(), SECRET.to_string().into())),
+    })
+    .await;
+    let l0 = store.list(0).await.unwrap();
+    assert!(l0.len() >= 4, "{l0:?}");
+    assert_eq!(
+        quant::replica::compact::compact(&store, 1).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        quant::replica::compact::compact(&store, 1).await.unwrap(),
+        0,
+        "idempotent"
+    );
+    let l1 = store.list(1).await.unwrap();
+    assert_eq!(
+        (l1[0].min_txid, l1[0].max_txid),
+        (l0[0].min_txid, l0[l0.len() - 1].max_txid)
+    );
+    // Without the level-0 files, both tools restore from the compacted file.
+    store.delete_ltx(&l0).await.unwrap();
+    let q = dir.path().join("compacted.db");
+    let (code, stdout, stderr) = quant_restore(&moto, "quant-compact", &q, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(dump(&q), want);
+    let l = dir.path().join("compacted-litestream.db");
+    let (code, stdout, stderr) = litestream_restore(&litestream, &moto, "quant-compact", &l, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(dump(&l), want);
+}

@@ -3,6 +3,7 @@
 //! `litestream restore` rebuilds a database from Quant's replica.
 
 pub mod attachments;
+pub mod compact;
 pub mod ltx;
 pub mod metrics;
 pub mod replicator;

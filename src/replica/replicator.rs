@@ -564,6 +564,8 @@ enum Ck {
 /// Consecutive checkpoints skipped for unshipped commits before the
 /// replicator ships the remainder while holding the write lock.
 const FORCE_AFTER_SKIPS: u32 = 3;
+/// How often level-0 files are merged into level 1 (Litestream's default).
+const COMPACTION_INTERVAL: Duration = Duration::from_secs(30);
 /// Longest an upload may hold the write lock (writers wait, they do not fail:
 /// their busy timeout is longer).
 const LOCKED_UPLOAD_TIMEOUT: Duration = Duration::from_secs(1);
@@ -684,6 +686,8 @@ struct Loop {
     last_snapshot: Option<Instant>,
     /// Checkpoints skipped in a row because commits arrived meanwhile.
     skipped: u32,
+    /// When level 1 was last compacted.
+    last_compaction: Instant,
 }
 
 impl Task {
@@ -704,6 +708,7 @@ impl Task {
             txid: None,
             last_snapshot: None,
             skipped: 0,
+            last_compaction: Instant::now(),
         };
         let mut failures = 0u32;
         loop {
@@ -723,6 +728,12 @@ impl Task {
                     if let Ok(mut s) = self.status.lock() {
                         s.rounds_total += 1;
                         s.current_as_of = Some(started);
+                    }
+                    if l.last_compaction.elapsed() >= COMPACTION_INTERVAL {
+                        l.last_compaction = Instant::now();
+                        if let Err(e) = super::compact::compact(&l.store, 1).await {
+                            tracing::warn!(error = %e, "replica compaction failed; will retry");
+                        }
                     }
                 }
                 Err(e) => {
