@@ -1005,3 +1005,57 @@ async fn compacted_files_restore_with_quant_and_litestream() {
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert_eq!(dump(&l), want);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_disk_guard_gives_up_history_not_data_when_s3_stays_down() {
+    let Some(moto_bin) = tool("QUANT_TEST_MOTO") else {
+        return;
+    };
+    let moto = Moto::start(&moto_bin);
+    moto.create_bucket("quant-guard").await;
+    let proxy = Proxy::start(moto.port).await;
+    let app = TestApp::start_with(|c| {
+        replica_config(c, &moto, "quant-guard");
+        c.replica.endpoint = format!("http://127.0.0.1:{}", proxy.port);
+    })
+    .await;
+    app.user("owner@guard.test", Role::Owner).await;
+    let client = app.login("owner@guard.test").await;
+    add_customers(&app, &client, 0, 5).await;
+    caught_up(&app).await;
+    let status = app.replica.clone().unwrap();
+    assert_eq!(status.lock().unwrap().snapshots_total, 1);
+
+    proxy.set(false);
+    // Any unshipped WAL is "too large" for this test (other tests in this
+    // process that see S3 failures stay valid: the guard never loses data).
+    quant::replica::replicator::GUARD_WAL_BYTES_FOR_TESTS
+        .store(1, std::sync::atomic::Ordering::Relaxed);
+    add_customers(&app, &client, 5, 10).await;
+    let started = Instant::now();
+    while status.lock().unwrap().disk_guard_total == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the guard never fired"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    quant::replica::replicator::GUARD_WAL_BYTES_FOR_TESTS
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    add_customers(&app, &client, 15, 5).await;
+    proxy.set(true);
+    caught_up(&app).await;
+    let s = status.lock().unwrap().clone();
+    assert!(
+        s.snapshots_total >= 2,
+        "a snapshot follows the guard: {s:?}"
+    );
+    let db_path = app.state.config().db_path();
+    let dir = app.stop().await;
+    let want = dump(&db_path);
+    assert_eq!(want["customers"].len(), 20);
+    let q = dir.path().join("after-guard.db");
+    let (code, stdout, stderr) = quant_restore(&moto, "quant-guard", &q, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(dump(&q), want);
+}

@@ -1,7 +1,7 @@
 //! The replicator's Prometheus metrics, computed from its status when
 //! `/metrics` is scraped: `quant_replica_lag_seconds`,
 //! `quant_replica_last_success_timestamp_seconds`, `quant_replica_bytes_total`,
-//! `quant_replica_errors_total`.
+//! `quant_replica_errors_total`, `quant_replica_disk_guard_total`.
 
 use super::replicator::SharedStatus;
 use prometheus::core::{Collector, Desc};
@@ -15,6 +15,7 @@ pub struct ReplicaMetrics {
     last_success: Gauge,
     bytes: IntCounter,
     errors: IntCounter,
+    guard: IntCounter,
 }
 
 impl ReplicaMetrics {
@@ -39,6 +40,10 @@ impl ReplicaMetrics {
                 "quant_replica_errors_total",
                 "Failed replica sync attempts since start.",
             )?,
+            guard: IntCounter::new(
+                "quant_replica_disk_guard_total",
+                "Times unshipped commits were checkpointed because S3 stayed down and the WAL grew too large for the disk.",
+            )?,
         })
     }
 }
@@ -50,6 +55,7 @@ impl Collector for ReplicaMetrics {
             self.last_success.desc(),
             self.bytes.desc(),
             self.errors.desc(),
+            self.guard.desc(),
         ]
         .concat()
     }
@@ -67,11 +73,14 @@ impl Collector for ReplicaMetrics {
             .inc_by(s.bytes_total.saturating_sub(self.bytes.get()));
         self.errors
             .inc_by(s.errors_total.saturating_sub(self.errors.get()));
+        self.guard
+            .inc_by(s.disk_guard_total.saturating_sub(self.guard.get()));
         [
             self.lag.collect(),
             self.last_success.collect(),
             self.bytes.collect(),
             self.errors.collect(),
+            self.guard.collect(),
         ]
         .concat()
     }

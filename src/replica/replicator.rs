@@ -52,6 +52,8 @@ pub struct ReplicaStatus {
     pub checkpoints_total: u64,
     /// Syncs done while holding the write lock because commits kept arriving.
     pub locked_syncs_total: u64,
+    /// Times the disk guard checkpointed unshipped commits (S3 down too long).
+    pub disk_guard_total: u64,
     /// Sync rounds that succeeded (with or without anything to ship): a
     /// round that began after a write has shipped it once this moves on.
     pub rounds_total: u64,
@@ -564,6 +566,43 @@ enum Ck {
 /// Consecutive checkpoints skipped for unshipped commits before the
 /// replicator ships the remainder while holding the write lock.
 const FORCE_AFTER_SKIPS: u32 = 3;
+/// WAL size at which, while shipping fails, the disk guard checkpoints.
+pub const GUARD_WAL_BYTES: u64 = 4 << 30;
+/// Free space under which, while shipping fails, the disk guard checkpoints.
+pub const GUARD_FREE_BYTES: u64 = 256 << 20;
+
+/// Test hook: when non-zero, replaces [`GUARD_WAL_BYTES`] (a test cannot
+/// fill a disk).
+#[doc(hidden)]
+pub static GUARD_WAL_BYTES_FOR_TESTS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0);
+
+/// Whether the disk guard should give up the unshipped WAL.
+pub fn guard_fires(wal_bytes: u64, free_bytes: u64) -> bool {
+    let limit = match GUARD_WAL_BYTES_FOR_TESTS.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => GUARD_WAL_BYTES,
+        n => n,
+    };
+    wal_bytes > 0 && (wal_bytes >= limit || free_bytes < GUARD_FREE_BYTES)
+}
+
+/// Free bytes on the file system holding `path`; `None` when unknown.
+#[allow(clippy::useless_conversion)] // the statvfs field types differ between platforms
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a valid NUL-terminated path and `st` is written by statvfs.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so it filled `st`.
+    let st = unsafe { st.assume_init() };
+    Some(u64::from(st.f_bavail).saturating_mul(u64::from(st.f_frsize)))
+}
+
 /// How often level-0 files are merged into level 1 (Litestream's default).
 const COMPACTION_INTERVAL: Duration = Duration::from_secs(30);
 /// Longest an upload may hold the write lock (writers wait, they do not fail:
@@ -743,6 +782,7 @@ impl Task {
                         s.errors_total += 1;
                         s.last_error = Some(e);
                     }
+                    self.disk_guard(&mut l).await;
                 }
             }
             if stopping {
@@ -902,6 +942,50 @@ impl Task {
         Ok(())
     }
 
+    /// While shipping fails, the WAL is kept and grows. When it passes
+    /// [`GUARD_WAL_BYTES`] or the disk is nearly full, the database matters
+    /// more than the replica's history: checkpoint (from the writer) and let
+    /// the next successful sync write a snapshot. Nothing committed is lost;
+    /// only point-in-time restore into the outage is.
+    async fn disk_guard(&self, l: &mut Loop) {
+        let (_, wal) = self.db.file_sizes();
+        let free = free_bytes(&self.db_path).unwrap_or(u64::MAX);
+        if !guard_fires(wal, free) {
+            return;
+        }
+        tracing::error!(
+            wal_bytes = wal,
+            free_bytes = free,
+            "replica disk guard: S3 unreachable and the WAL is too large for the disk; checkpointing unshipped commits (a snapshot follows when S3 is back)"
+        );
+        // The capture is dropped: its position means nothing once unshipped
+        // commits are checkpointed, so the next sync starts with a snapshot.
+        let cap = l.cap.take();
+        let path = self.db_path.clone();
+        let r = self
+            .db
+            .write(move |_| {
+                // From another connection: the writer's own is inside its
+                // transaction, where a checkpoint cannot run.
+                let conn = match cap {
+                    Some(cap) => {
+                        let _ = cap.read.execute_batch("COMMIT");
+                        cap.read
+                    }
+                    None => Connection::open(&path)?,
+                };
+                conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+                Ok(())
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "replica disk guard: checkpoint failed");
+        }
+        if let Ok(mut s) = self.status.lock() {
+            s.disk_guard_total += 1;
+        }
+    }
+
     /// Deletes what no restore within `retention` needs: snapshots older
     /// than the newest one taken before the window opened (that one stays, to
     /// restore the window's first moments), and files of levels 0–8 it covers.
@@ -961,6 +1045,16 @@ impl Task {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_disk_guard_fires_on_a_huge_wal_or_a_full_disk() {
+        assert!(!guard_fires(10 << 20, 100 << 30));
+        assert!(guard_fires(GUARD_WAL_BYTES, 100 << 30));
+        assert!(guard_fires(10 << 20, 10 << 20));
+        assert!(!guard_fires(0, 0), "nothing to give up");
+        let free = free_bytes(Path::new("/tmp/x.db")).unwrap();
+        assert!(free > 0);
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

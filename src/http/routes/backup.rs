@@ -41,6 +41,7 @@ async fn status(state: web::Data<AppState>, _who: Authed<OwnerOnly>) -> HttpResp
         "snapshotsTotal": s.snapshots_total,
         "filesTotal": s.files_total,
         "checkpointsTotal": s.checkpoints_total,
+        "diskGuardTotal": s.disk_guard_total,
         "walBytes": wal_bytes,
     }))
 }
