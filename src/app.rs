@@ -17,6 +17,9 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+/// How long a stopping Quant waits for the replicator's last sync.
+const REPLICA_FINAL_SYNC: Duration = Duration::from_secs(15);
+
 /// This build's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -71,6 +74,7 @@ pub struct App {
     addr: SocketAddr,
     state: web::Data<AppState>,
     setup_token: Option<SecretString>,
+    replicator: Option<crate::replica::replicator::Replicator>,
     _watcher: Option<notify::RecommendedWatcher>,
 }
 
@@ -107,9 +111,25 @@ impl App {
                 max_batch: config.database.max_batch,
                 migrate: config.database.auto_migrate,
                 clock: opts.clock.clone(),
+                replicated: config.replica.enabled(),
             },
         )
         .await?;
+        let replicator = if config.replica.enabled() {
+            Some(
+                // Replica timestamps are wall-clock times, like the store's
+                // LastModified that Litestream's timestamp restore also reads.
+                crate::replica::replicator::Replicator::start(
+                    db.clone(),
+                    Some(config.database.data_dir.join("blobs")),
+                    &config.replica,
+                    Arc::new(SystemClock),
+                )
+                .map_err(|e| AppError::Other(format!("replica: {e}")))?,
+            )
+        } else {
+            None
+        };
         let metrics = Arc::new(Metrics::new(VERSION).map_err(|e| AppError::Other(e.to_string()))?);
         let templates = crate::http::templates::Templates::load()
             .map_err(|e| AppError::Other(e.to_string()))?;
@@ -132,7 +152,18 @@ impl App {
             templates,
             blobs: crate::blobs::Blobs::new(config.database.data_dir.join("blobs")),
             version: VERSION,
+            replica: replicator.as_ref().map(|r| r.shared_status()),
         });
+        if let Some(status) = &state.replica {
+            let collector =
+                crate::replica::metrics::ReplicaMetrics::new(status.clone(), opts.clock.clone())
+                    .map_err(|e| AppError::Other(e.to_string()))?;
+            state
+                .metrics
+                .registry()
+                .register(Box::new(collector))
+                .map_err(|e| AppError::Other(e.to_string()))?;
+        }
 
         let listener = match opts
             .socket_activation
@@ -200,6 +231,7 @@ impl App {
             addr,
             state,
             setup_token,
+            replicator,
             _watcher: watcher,
         };
         if let Some(url) = app.setup_url().filter(|_| opts.print_setup_link) {
@@ -253,7 +285,16 @@ impl App {
     /// Runs until stopped through [`App::handle`] (tests) — see
     /// [`App::run_until_signalled`] for the service. Fails when the server fails.
     pub async fn run_until_stopped(self) -> Result<(), AppError> {
-        self.server.await.map_err(|e| AppError::Io(e.to_string()))
+        let r = self.server.await.map_err(|e| AppError::Io(e.to_string()));
+        if let Some(rep) = self.replicator {
+            rep.shutdown(REPLICA_FINAL_SYNC).await;
+        }
+        r
+    }
+
+    /// What the replicator has done; `None` when replication is off.
+    pub fn replica_status(&self) -> Option<crate::replica::replicator::SharedStatus> {
+        self.replicator.as_ref().map(|r| r.shared_status())
     }
 
     /// Runs as a service: tells systemd `READY=1`, pings the watchdog while
@@ -275,6 +316,9 @@ impl App {
             handle.stop(true).await;
         });
         let r = self.server.await.map_err(|e| AppError::Io(e.to_string()));
+        if let Some(rep) = self.replicator {
+            rep.shutdown(REPLICA_FINAL_SYNC).await;
+        }
         tracing::info!("stopped");
         r
     }

@@ -61,8 +61,46 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Restore the database from the S3 replica (Quant's or one written by `litestream replicate`).
+    Restore(RestoreArgs),
     /// Print the version.
     Version,
+}
+
+/// `quant restore …`: where from comes from `[replica]` unless given here.
+/// Credentials: `[replica]` keys, else `AWS_ACCESS_KEY_ID` /
+/// `AWS_SECRET_ACCESS_KEY` or the standard AWS chain.
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    /// Database file to write (default: the configured database).
+    #[arg(long, short = 'o', env = "QUANT_RESTORE_OUTPUT", value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Restore up to this TXID (hex, inclusive).
+    #[arg(
+        long,
+        env = "QUANT_RESTORE_TXID",
+        value_name = "HEX",
+        conflicts_with = "timestamp"
+    )]
+    pub txid: Option<String>,
+    /// Restore the state as of this moment (RFC 3339).
+    #[arg(long, env = "QUANT_RESTORE_TIMESTAMP", value_name = "RFC3339")]
+    pub timestamp: Option<String>,
+    /// Replace an existing database.
+    #[arg(long, env = "QUANT_RESTORE_FORCE")]
+    pub force: bool,
+    /// Replica URL `s3://BUCKET/PATH` (overrides replica.url).
+    #[arg(long, env = "QUANT_RESTORE_URL", value_name = "URL")]
+    pub url: Option<String>,
+    /// S3-compatible endpoint (overrides replica.endpoint).
+    #[arg(long, env = "QUANT_RESTORE_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Region (overrides replica.region).
+    #[arg(long, env = "QUANT_RESTORE_REGION")]
+    pub region: Option<String>,
+    /// Path-style addressing (overrides replica.force_path_style).
+    #[arg(long, env = "QUANT_RESTORE_FORCE_PATH_STYLE")]
+    pub force_path_style: bool,
 }
 
 /// `quant user …`
@@ -222,6 +260,7 @@ async fn open_db(config: &Config, clock: SharedClock) -> Result<Db, Fail> {
             max_batch: config.database.max_batch,
             migrate: config.database.auto_migrate,
             clock,
+            replicated: config.replica.enabled(),
         },
     )
     .await?;
@@ -233,6 +272,128 @@ async fn open_db(config: &Config, clock: SharedClock) -> Result<Db, Fail> {
         ));
     }
     Ok(db)
+}
+
+async fn restore(args: RestoreArgs, config: &Config) -> Result<(), Fail> {
+    use crate::replica::{restore as r, s3};
+    let mut rc = config.replica.clone();
+    if let Some(u) = args.url {
+        rc.url = u;
+    }
+    if let Some(e) = args.endpoint {
+        rc.endpoint = e;
+    }
+    if let Some(reg) = args.region {
+        rc.region = reg;
+    }
+    if args.force_path_style {
+        rc.force_path_style = true;
+    }
+    if !rc.enabled() {
+        return Err(Fail(
+            EXIT_USAGE,
+            "no replica configured: set [replica] url or pass --url s3://BUCKET/PATH".into(),
+        ));
+    }
+    let settings = s3::StoreSettings::from_config(&rc)
+        .map_err(|e| Fail(EXIT_USAGE, format!("replica.url: {e}")))?;
+    let txid = match args.txid.as_deref() {
+        Some(t) => Some(
+            u64::from_str_radix(t.trim_start_matches("0x"), 16)
+                .map_err(|_| Fail(EXIT_USAGE, format!("--txid {t:?} is not a hex TXID")))?,
+        ),
+        None => None,
+    };
+    let timestamp = match args.timestamp.as_deref() {
+        Some(t) => Some(
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map_err(|e| {
+                    Fail(
+                        EXIT_USAGE,
+                        format!("--timestamp {t:?} is not RFC 3339: {e}"),
+                    )
+                })?
+                .with_timezone(&chrono::Utc),
+        ),
+        None => None,
+    };
+    let opts = r::RestoreOptions {
+        output: args.output.unwrap_or_else(|| config.db_path()),
+        txid,
+        timestamp,
+        force: args.force,
+    };
+    let store = s3::Store::connect(&settings).await;
+    eprintln!(
+        "restoring s3://{}/{} into {}",
+        store.bucket(),
+        store.path(),
+        opts.output.display()
+    );
+    let bar = std::io::stderr().is_terminal();
+    let done = r::restore(&store, &opts, |i, n| {
+        if bar {
+            let width = 30;
+            let filled = i * width / n.max(1);
+            eprint!(
+                "\r[{}{}] {i}/{n} files",
+                "#".repeat(filled),
+                " ".repeat(width - filled)
+            );
+        } else {
+            eprintln!("applied {i}/{n} files");
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        r::RestoreError::Exists(_) => Fail(EXIT_USAGE, e.to_string()),
+        _ => Fail(EXIT_FAILURE, e.to_string()),
+    })?;
+    if bar {
+        eprintln!();
+    }
+    let blobs_root = opts
+        .output
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."))
+        .join("blobs");
+    let att = crate::replica::attachments::restore(
+        &store,
+        &opts.output,
+        &crate::blobs::Blobs::new(&blobs_root),
+    )
+    .await;
+    println!(
+        "restored {} to TXID {:016x} ({}), {} bytes from {} file(s); integrity check ok",
+        opts.output.display(),
+        done.txid,
+        done.timestamp
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .unwrap_or_else(|| "time unknown".into()),
+        done.size,
+        done.files
+    );
+    println!(
+        "attachments: {} referenced, {} fetched into {}, {} missing",
+        att.referenced,
+        att.fetched,
+        blobs_root.display(),
+        att.missing.len()
+    );
+    if !att.missing.is_empty() {
+        for a in &att.missing {
+            println!("  missing attachment {a}");
+        }
+        return Err(Fail(
+            EXIT_FAILURE,
+            format!(
+                "the database was restored, but {} attachment(s) could not be fetched (listed above)",
+                att.missing.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Reads a new password: from stdin with `--password-stdin` (one line), else
@@ -271,6 +432,7 @@ async fn dispatch(
     let clock: SharedClock = Arc::new(SystemClock);
     match command {
         Command::Version | Command::CheckConfig => Ok(()),
+        Command::Restore(args) => restore(args, &config).await,
         Command::Serve { .. } => {
             let app = App::build_with(
                 config,

@@ -36,6 +36,181 @@ pub struct Config {
     pub business: BusinessConfig,
     /// Photos and signatures.
     pub attachments: AttachmentsConfig,
+    /// Continuous replication to S3 (off while `url` is empty).
+    pub replica: ReplicaConfig,
+}
+
+/// A secret config value (an S3 secret key): `Debug` and `check-config`
+/// show `[REDACTED]`, never the value.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(#[serde(deserialize_with = "de_secret")] Option<crate::secret::SecretString>);
+
+fn de_secret<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<crate::secret::SecretString>, D::Error> {
+    let s = String::deserialize(d)?;
+    Ok((!s.is_empty()).then(|| s.into()))
+}
+
+impl Secret {
+    /// The value, when one is set (non-empty).
+    pub fn get(&self) -> Option<&str> {
+        use crate::secret::ExposeSecret;
+        self.0.as_ref().map(|s| s.expose_secret())
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Secret((!s.is_empty()).then(|| s.to_string().into()))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(_) => f.write_str("[REDACTED]"),
+            None => f.write_str("\"\""),
+        }
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(if self.0.is_some() { "[REDACTED]" } else { "" })
+    }
+}
+
+/// `[replica]`: continuous Litestream-compatible replication to an
+/// S3-compatible store. Off while `url` is empty.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplicaConfig {
+    /// `s3://BUCKET/PATH`, as Litestream writes it. Empty: replication off.
+    pub url: String,
+    /// Endpoint of an S3-compatible store (MinIO, B2, R2, Wasabi); empty for AWS.
+    pub endpoint: String,
+    /// The bucket's region.
+    pub region: String,
+    /// Address the bucket in the path rather than the host name.
+    pub force_path_style: bool,
+    /// Access key id; empty: `AWS_ACCESS_KEY_ID` or the standard chain.
+    pub access_key_id: String,
+    /// Secret access key (never printed).
+    pub secret_access_key: Secret,
+    /// How often committed transactions are shipped.
+    #[serde(with = "humantime_serde")]
+    pub sync_interval: Duration,
+    /// How often a full snapshot is written.
+    #[serde(with = "humantime_serde")]
+    pub snapshot_interval: Duration,
+    /// How long replicated history is kept.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+}
+
+impl Default for ReplicaConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            endpoint: String::new(),
+            region: "us-east-1".into(),
+            force_path_style: false,
+            access_key_id: String::new(),
+            secret_access_key: Secret::default(),
+            sync_interval: Duration::from_secs(1),
+            snapshot_interval: Duration::from_secs(24 * 3600),
+            retention: Duration::from_secs(720 * 3600),
+        }
+    }
+}
+
+impl ReplicaConfig {
+    /// Replication is on.
+    pub fn enabled(&self) -> bool {
+        !self.url.trim().is_empty()
+    }
+
+    /// Bucket and path of `url`. Fails with a message naming what is wrong.
+    pub fn bucket_and_path(&self) -> Result<(String, String), String> {
+        parse_s3_url(&self.url)
+    }
+
+    fn validate(&self, v: &mut Vec<ConfigIssue>) {
+        let mut issue = |key: &str, message: String| {
+            v.push(ConfigIssue {
+                key: format!("replica.{key}"),
+                message,
+            })
+        };
+        if !self.enabled() {
+            return;
+        }
+        if let Err(e) = self.bucket_and_path() {
+            issue("url", e);
+        }
+        let ep = &self.endpoint;
+        if !(ep.is_empty() || ep.starts_with("http://") || ep.starts_with("https://")) {
+            issue("endpoint", "must start with http:// or https://".into());
+        }
+        if self.region.trim().is_empty() {
+            issue("region", "must not be empty".into());
+        }
+        if self.access_key_id.is_empty() != self.secret_access_key.get().is_none() {
+            issue(
+                "access_key_id",
+                "set both access_key_id and secret_access_key, or neither (to use the standard AWS chain)".into(),
+            );
+        }
+        if !(Duration::from_millis(100)..=Duration::from_secs(3600)).contains(&self.sync_interval) {
+            issue("sync_interval", "must be between 100ms and 1h".into());
+        }
+        if !(Duration::from_secs(60)..=Duration::from_secs(366 * 24 * 3600))
+            .contains(&self.snapshot_interval)
+        {
+            issue("snapshot_interval", "must be between 1m and 366d".into());
+        }
+        if self.retention < self.snapshot_interval {
+            issue(
+                "retention",
+                "must be at least snapshot_interval (older snapshots are what a restore starts from)".into(),
+            );
+        }
+    }
+}
+
+/// Splits `s3://BUCKET/PATH` into bucket and path (no leading or trailing
+/// slash). Fails with a message saying what is wrong.
+pub fn parse_s3_url(url: &str) -> Result<(String, String), String> {
+    let rest = url
+        .trim()
+        .strip_prefix("s3://")
+        .ok_or_else(|| "must look like s3://BUCKET/PATH".to_string())?;
+    let (bucket, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let path = path.trim_matches('/');
+    if bucket.len() < 3
+        || bucket.len() > 63
+        || !bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+    {
+        return Err(format!(
+            "bucket `{bucket}` is not a valid bucket name (3-63 lowercase letters, digits, `-`, `.`)"
+        ));
+    }
+    if path.is_empty() || path.contains('?') {
+        return Err(
+            "must look like s3://BUCKET/PATH (the path inside the bucket is required)".into(),
+        );
+    }
+    Ok((bucket.to_string(), path.to_string()))
 }
 
 /// `[business]`
@@ -537,6 +712,7 @@ impl Config {
             1024,
             100 << 20,
         );
+        self.replica.validate(&mut v);
         v
     }
 
@@ -572,6 +748,9 @@ impl Config {
         }
         if self.attachments != other.attachments {
             out.push("attachments");
+        }
+        if self.replica != other.replica {
+            out.push("replica");
         }
         out
     }
@@ -713,6 +892,51 @@ mod tests {
         a.sort();
         b.sort();
         assert_eq!(a, b, "every key appears in config/quant.example.toml");
+    }
+
+    #[test]
+    fn replica_keys_are_validated_and_secrets_hidden() {
+        let mut c = Config::default();
+        assert!(!c.replica.enabled());
+        c.replica.url = "s3://my-bucket/quant.db".into();
+        c.replica.access_key_id = "AKIDEXAMPLE".into();
+        c.replica.secret_access_key = Secret::from("wJalrXUtnFEMI-very-secret");
+        assert!(c.validate().is_empty(), "{:?}", c.validate());
+        assert_eq!(
+            c.replica.bucket_and_path().unwrap(),
+            ("my-bucket".to_string(), "quant.db".to_string())
+        );
+        for shown in [format!("{c:?}"), c.to_toml()] {
+            assert!(!shown.contains("very-secret"), "{shown}");
+            assert!(shown.contains("[REDACTED]"), "{shown}");
+        }
+        c.replica.url = "s3://b/".into();
+        c.replica.endpoint = "127.0.0.1:9000".into();
+        c.replica.secret_access_key = Secret::default();
+        c.replica.sync_interval = Duration::from_millis(1);
+        let keys: Vec<_> = c.validate().into_iter().map(|i| i.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "replica.url",
+                "replica.endpoint",
+                "replica.access_key_id",
+                "replica.sync_interval"
+            ]
+        );
+        assert!(parse_s3_url("https://x/y").is_err());
+        assert!(parse_s3_url("s3://bucket").is_err());
+    }
+
+    #[test]
+    fn replica_secret_loads_from_toml() {
+        let c: Config = toml::from_str(
+            "[replica]\nurl = \"s3://bkt/p\"\naccess_key_id = \"a\"\nsecret_access_key = \"s3cr3t\"\nsync_interval = \"250ms\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.replica.secret_access_key.get(), Some("s3cr3t"));
+        assert_eq!(c.replica.sync_interval, Duration::from_millis(250));
+        assert!(c.validate().is_empty());
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub mod http;
 pub mod media;
 /// Metrics registry and process/database gauges exported on `/metrics`.
 pub mod monitor;
+/// Litestream-compatible replication to S3: WAL capture, LTX files, S3 store, restore.
+pub mod replica;
 /// Secrets that cannot be printed, and token generation/hashing.
 pub mod secret;
 /// tracing setup: JSON lines or human format, reloadable level.

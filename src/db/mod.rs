@@ -118,6 +118,9 @@ pub struct DbOptions {
     pub migrate: bool,
     /// Clock used for migration bookkeeping.
     pub clock: crate::clock::SharedClock,
+    /// The replicator owns checkpoints (no automatic checkpoint on any
+    /// connection). When false the writer checkpoints automatically.
+    pub replicated: bool,
 }
 
 impl Default for DbOptions {
@@ -128,6 +131,7 @@ impl Default for DbOptions {
             max_batch: 256,
             migrate: true,
             clock: Arc::new(crate::clock::SystemClock),
+            replicated: false,
         }
     }
 }
@@ -175,6 +179,11 @@ impl std::fmt::Debug for Db {
 
 /// Applies the pragmas every connection needs. Fails when SQLite refuses one
 /// (for example WAL mode on a file system that cannot do it).
+///
+/// `wal_autocheckpoint=0`: no connection checkpoints on its own. The
+/// replicator (when on) checkpoints only what it has shipped; when
+/// replication is off the writer alone turns SQLite's automatic checkpoint
+/// back on (see [`DbOptions::replicated`]).
 fn configure(conn: &Connection, busy: Duration) -> Result<(), rusqlite::Error> {
     conn.busy_timeout(busy)?;
     // temp_store=MEMORY keeps savepoint journals and sorter spills in memory:
@@ -183,8 +192,8 @@ fn configure(conn: &Connection, busy: Duration) -> Result<(), rusqlite::Error> {
     // of pages per connection (default 2 MiB), so a search or a list page
     // does not re-read the same index pages from the OS with a syscall each.
     conn.execute_batch(
-        "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;
-         PRAGMA cache_size=-32768;",
+        "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0;
+         PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32768;",
     )?;
     // Hot statements are prepared once per connection (`prepare_cached`);
     // parsing and planning them again was a third of the writer's time.
@@ -232,6 +241,14 @@ impl Db {
     /// migration error.
     pub fn open(path: &Path, opts: &DbOptions) -> Result<Db, DbError> {
         let mut writer = open_writer(path, opts.busy_timeout)?;
+        if !opts.replicated {
+            writer
+                .execute_batch("PRAGMA wal_autocheckpoint=1000;")
+                .map_err(|e| DbError::Open {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })?;
+        }
         migrations::refuse_newer(&writer)?;
         if opts.migrate {
             migrations::apply_pending(&mut writer, opts.clock.now())?;
@@ -498,6 +515,11 @@ mod tests {
             };
             assert_eq!(got, (2, -32768, true), "writer: {writer}");
         }
+        let auto: i64 = db
+            .read(|c| Ok(c.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(auto, 0, "only the writer (when not replicated) checkpoints");
     }
 
     #[tokio::test]

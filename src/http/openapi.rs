@@ -114,6 +114,7 @@ header, and over the per-IP rate limit every `/api` route answers 429 `rate_limi
         routes::work_orders::start,
         routes::work_orders::complete,
         routes::work_orders::cancel,
+        routes::backup::status,
         routes::analytics::analysis,
         routes::analytics::dashboard,
         routes::analytics::customers,

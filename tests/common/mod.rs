@@ -44,6 +44,8 @@ pub struct TestApp {
     /// Every API response this app sent, checked against the OpenAPI
     /// document by [`TestApp::stop`].
     pub responses: ResponseLog,
+    /// The replicator's status, when `[replica]` is on.
+    pub replica: Option<quant::replica::replicator::SharedStatus>,
     join: tokio::task::JoinHandle<()>,
 }
 
@@ -79,6 +81,7 @@ impl TestApp {
         let state = app.state();
         let handle = app.handle();
         let setup_url = app.setup_url();
+        let replica = app.replica_status();
         let join = tokio::spawn(async move {
             app.run_until_stopped().await.expect("server runs");
         });
@@ -90,6 +93,7 @@ impl TestApp {
             setup_url,
             dir,
             responses,
+            replica,
             join,
         }
     }

@@ -70,6 +70,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .configure(super::follow_ups::configure)
                     .configure(super::leads::configure)
                     .configure(super::audit::configure)
+                    .configure(super::backup::configure)
                     .configure(super::work_orders::configure)
                     .configure(super::analytics::configure)
                     .default_service(web::to(api_not_found)),

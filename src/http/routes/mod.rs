@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod api;
 pub mod attachments;
 pub mod audit;
+pub mod backup;
 pub mod customers;
 pub mod employees;
 pub mod equipment;

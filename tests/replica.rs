@@ -1,0 +1,1061 @@
+//! Replication against a real S3-compatible server on loopback (moto's
+//! `moto_server`), with the real `litestream` binary as the reference reader.
+//!
+//! The tools come from `scripts/test`, which installs them into `.venv/` and
+//! exports `QUANT_TEST_MOTO` and `QUANT_TEST_LITESTREAM` together with
+//! `QUANT_TEST_REQUIRE_TOOLS=1`: then a missing tool FAILS the test. A plain
+//! `cargo test` without those variables skips these tests with a printed
+//! notice.
+
+mod common;
+use common::*;
+
+use quant::domain::user::Role;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const KEY_ID: &str = "quanttestkey";
+const SECRET: &str = "quant-test-secret-never-printed";
+
+/// Path of a test tool named by `var`, or `None` (after a notice) when it is
+/// not configured and tools are not required. Panics when required and missing.
+fn tool(var: &str) -> Option<PathBuf> {
+    let required = std::env::var("QUANT_TEST_REQUIRE_TOOLS").is_ok_and(|v| v == "1");
+    match std::env::var_os(var).map(PathBuf::from) {
+        Some(p) if p.is_file() => Some(p),
+        other => {
+            let msg = format!(
+                "{var} is {other:?}: run scripts/test (it installs moto and litestream into .venv/)"
+            );
+            assert!(!required, "{msg}");
+            eprintln!("SKIPPED: {msg}");
+            None
+        }
+    }
+}
+
+/// A `moto_server` on a free loopback port, killed on drop.
+struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Moto {
+    fn start(bin: &Path) -> Moto {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not listen");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto { child, port }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    async fn create_bucket(&self, bucket: &str) {
+        s3_client(self)
+            .create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("bucket created");
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn replica_config(c: &mut quant::config::Config, moto: &Moto, bucket: &str) {
+    c.replica.url = format!("s3://{bucket}/quant.db");
+    c.replica.endpoint = moto.endpoint();
+    c.replica.force_path_style = true;
+    c.replica.access_key_id = KEY_ID.into();
+    c.replica.secret_access_key = SECRET.into();
+    c.replica.sync_interval = Duration::from_millis(200);
+}
+
+/// Every row of every table, as text, keyed by table.
+fn dump(path: &Path) -> BTreeMap<String, Vec<Vec<String>>> {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.busy_timeout(Duration::from_secs(10)).unwrap();
+    let tables: Vec<String> = c
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut out = BTreeMap::new();
+    for t in tables {
+        let mut st = c
+            .prepare(&format!("SELECT * FROM \"{t}\" ORDER BY 1"))
+            .unwrap();
+        let n = st.column_count();
+        let rows: Vec<Vec<String>> = st
+            .query_map([], |r| {
+                (0..n)
+                    .map(|i| {
+                        r.get_ref(i).map(|v| match v {
+                            rusqlite::types::ValueRef::Null => "NULL".to_string(),
+                            rusqlite::types::ValueRef::Integer(i) => i.to_string(),
+                            rusqlite::types::ValueRef::Real(f) => f.to_string(),
+                            rusqlite::types::ValueRef::Text(s) => {
+                                String::from_utf8_lossy(s).into_owned()
+                            }
+                            rusqlite::types::ValueRef::Blob(b) => format!("{b:?}"),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        out.insert(t, rows);
+    }
+    out
+}
+
+fn customers(path: &Path) -> usize {
+    dump(path).get("customers").map(Vec::len).unwrap_or(0)
+}
+
+/// Waits until two sync rounds have completed after now: everything
+/// committed before the call is then in the replica. Returns the last TXID.
+async fn caught_up(app: &TestApp) -> u64 {
+    let status = app.replica.clone().expect("replication is on");
+    let start = status.lock().unwrap().rounds_total;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = status.lock().unwrap().clone();
+        if s.rounds_total >= start + 2 {
+            return s.last_txid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replication did not catch up: {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn add_customers(app: &TestApp, c: &reqwest::Client, from: usize, n: usize) {
+    for i in from..from + n {
+        let r = c
+            .post(app.url("/api/v1/customers"))
+            .json(
+                &json!({"name": format!("Customer {i}"), "notes": "x".repeat(300), "tags": ["t"]}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+}
+
+fn s3_client(moto: &Moto) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::new()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(moto.endpoint())
+        .force_path_style(true)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            KEY_ID, SECRET, None, None, "test",
+        ))
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+async fn delete_object(moto: &Moto, bucket: &str, key: &str) {
+    s3_client(moto)
+        .delete_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("object deleted");
+}
+
+/// Creates a work order through the API and uploads a PNG photo to it;
+/// returns the photo's content address.
+async fn photo_on_a_new_work_order(app: &TestApp, c: &reqwest::Client) -> String {
+    let r = c
+        .post(app.url("/api/v1/customers"))
+        .json(&json!({"name": "Photo Customer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let customer: serde_json::Value = r.json().await.unwrap();
+    let r = c
+        .post(app.url("/api/v1/work-orders"))
+        .json(&json!({"customerId": customer["id"], "serviceType": "Leak repair", "jobDescription": "Kitchen sink"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let wo: serde_json::Value = r.json().await.unwrap();
+    let img = image::RgbImage::from_fn(640, 480, |x, y| {
+        image::Rgb([(x % 251) as u8, (y % 241) as u8, 90])
+    });
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let address = quant::blobs::address_of(&png);
+    let id = wo["id"].as_str().unwrap();
+    let r = c
+        .post(app.url(&format!("/api/v1/work-orders/{id}/attachments?kind=before")))
+        .header("content-type", "image/png")
+        .body(png)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    address
+}
+
+fn quant_restore(moto: &Moto, bucket: &str, out: &Path, extra: &[&str]) -> (i32, String, String) {
+    let mut cmd = quant_cmd();
+    cmd.args(["restore", "--output"])
+        .arg(out)
+        .args(["--url", &format!("s3://{bucket}/quant.db")])
+        .args(["--endpoint", &moto.endpoint(), "--force-path-style"])
+        .args(extra)
+        .env("AWS_ACCESS_KEY_ID", KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .env("AWS_REGION", "us-east-1");
+    run(&mut cmd)
+}
+
+fn litestream_restore(
+    bin: &Path,
+    moto: &Moto,
+    bucket: &str,
+    out: &Path,
+    extra: &[&str],
+) -> (i32, String, String) {
+    let url = format!(
+        "s3://{bucket}/quant.db?endpoint={}&region=us-east-1&forcePathStyle=true",
+        moto.endpoint()
+    );
+    let mut cmd = Command::new(bin);
+    cmd.arg("restore")
+        .arg("-o")
+        .arg(out)
+        .args(extra)
+        .arg(url)
+        .env_remove("AWS_CA_BUNDLE")
+        .env("AWS_ACCESS_KEY_ID", KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET);
+    run(&mut cmd)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicate_then_restore_with_quant_and_with_litestream() {
+    let (Some(moto_bin), Some(litestream)) =
+        (tool("QUANT_TEST_MOTO"), tool("QUANT_TEST_LITESTREAM"))
+    else {
+        return;
+    };
+    let moto = Moto::start(&moto_bin);
+    moto.create_bucket("quant-replica").await;
+    let app = TestApp::start_with(|c| replica_config(c, &moto, "quant-replica")).await;
+    app.user("owner@replica.test", Role::Owner).await;
+    let client = app.login("owner@replica.test").await;
+
+    // Phase 1 (with a photo on a work order), then a known TXID; phase 2 after it.
+    add_customers(&app, &client, 0, 40).await;
+    let photo = photo_on_a_new_work_order(&app, &client).await;
+    let t1 = caught_up(&app).await;
+    add_customers(&app, &client, 40, 60).await;
+    let t2 = caught_up(&app).await;
+    assert!(t2 > t1, "more syncs after more writes ({t1} -> {t2})");
+    let status = app.replica.clone().unwrap().lock().unwrap().clone();
+    assert!(
+        status.snapshots_total >= 1 && status.files_total >= 2,
+        "{status:?}"
+    );
+    assert!(status.last_error.is_none(), "{status:?}");
+
+    // Status for the owner, and the same facts on /metrics.
+    let r = client
+        .get(app.url("/api/v1/system/backup"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let b: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(b["enabled"], true);
+    assert_eq!(b["bucket"], "quant-replica");
+    assert_eq!(b["path"], "quant.db");
+    assert!(u64::from_str_radix(b["lastTxid"].as_str().unwrap(), 16).unwrap() >= t2);
+    assert!(b["lagSeconds"].as_f64().unwrap() < 10.0, "{b}");
+    assert!(b["bytesTotal"].as_u64().unwrap() > 0);
+    assert!(!b.to_string().contains(SECRET));
+    let r = common::client()
+        .get(app.url("/api/v1/system/backup"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let m = common::client()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    let text = m.text().await.unwrap();
+    for name in [
+        "quant_replica_lag_seconds ",
+        "quant_replica_last_success_timestamp_seconds ",
+        "quant_replica_bytes_total ",
+        "quant_replica_errors_total 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(name)),
+            "{name} in {text}"
+        );
+    }
+    assert!(!text.contains(SECRET));
+    let db_path = app.state.config().db_path();
+    let dir = app.stop().await;
+    let want = dump(&db_path);
+    assert_eq!(
+        want["customers"].len(),
+        101,
+        "100 plus the photo's customer"
+    );
+
+    let out = dir.path().join("restored");
+    std::fs::create_dir_all(&out).unwrap();
+
+    // quant restore, latest: every row of every table.
+    let q = out.join("quant-latest.db");
+    let (code, stdout, stderr) = quant_restore(&moto, "quant-replica", &q, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("integrity check ok"), "{stdout}");
+    assert!(!stdout.contains(SECRET) && !stderr.contains(SECRET));
+    assert_eq!(dump(&q), want);
+    // The photo (and its thumbnail) came back, byte for byte, beside it.
+    let addresses = quant::replica::attachments::referenced(&q).unwrap();
+    assert!(addresses.contains(&photo), "{addresses:?}");
+    assert!(
+        stdout.contains(&format!(
+            "attachments: {} referenced, {} fetched",
+            addresses.len(),
+            addresses.len()
+        )),
+        "{stdout}"
+    );
+    let restored_blobs = quant::blobs::Blobs::new(out.join("blobs"));
+    let original_blobs = quant::blobs::Blobs::new(dir.path().join("blobs"));
+    for a in &addresses {
+        assert_eq!(
+            restored_blobs.get(a).unwrap(),
+            original_blobs.get(a).unwrap()
+        );
+    }
+    // An attachment missing from the bucket is named, and the exit code says so.
+    delete_object(
+        &moto,
+        "quant-replica",
+        &format!("quant.db/attachments/{photo}"),
+    )
+    .await;
+    let q2 = out.join("second").join("quant.db");
+    let (code, stdout, stderr) = quant_restore(&moto, "quant-replica", &q2, &[]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("missing attachment {photo}")),
+        "{stdout}"
+    );
+    assert_eq!(dump(&q2), want, "the database itself is restored");
+
+    // It refuses to overwrite without --force, and replaces with it.
+    let (code, _, stderr) = quant_restore(&moto, "quant-replica", &q, &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--force"), "{stderr}");
+    let t1_hex = format!("{t1:016x}");
+    let (code, stdout, stderr) =
+        quant_restore(&moto, "quant-replica", &q, &["--force", "--txid", &t1_hex]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(customers(&q), 41, "restored to TXID {t1_hex}");
+
+    // The real litestream rebuilds the same database from Quant's bucket.
+    let l = out.join("litestream-latest.db");
+    let (code, stdout, stderr) = litestream_restore(&litestream, &moto, "quant-replica", &l, &[]);
+    assert_eq!(code, 0, "litestream restore failed:\n{stdout}\n{stderr}");
+    assert_eq!(dump(&l), want);
+    let l1 = out.join("litestream-t1.db");
+    let (code, stdout, stderr) = litestream_restore(
+        &litestream,
+        &moto,
+        "quant-replica",
+        &l1,
+        &["-txid", &t1_hex],
+    );
+    assert_eq!(
+        code, 0,
+        "litestream restore -txid failed:\n{stdout}\n{stderr}"
+    );
+    assert_eq!(customers(&l1), 41);
+    assert_eq!(dump(&l1), dump(&q), "both tools agree at TXID {t1_hex}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_continues_txids_and_an_empty_or_missing_replica_is_reported() {
+    let Some(moto_bin) = tool("QUANT_TEST_MOTO") else {
+        return;
+    };
+    let moto = Moto::start(&moto_bin);
+    moto.create_bucket("quant-restart").await;
+    let app = TestApp::start_with(|c| replica_config(c, &moto, "quant-restart")).await;
+    app.user("owner@restart.test", Role::Owner).await;
+    let client = app.login("owner@restart.test").await;
+    add_customers(&app, &client, 0, 10).await;
+    let t1 = caught_up(&app).await;
+    let dir = app.stop().await;
+
+    // Restart on the same data: TXIDs continue from the replica's maximum.
+    let app = TestApp::start_in(dir, |c| replica_config(c, &moto, "quant-restart")).await;
+    let client = app.login("owner@restart.test").await;
+    add_customers(&app, &client, 10, 10).await;
+    let t2 = caught_up(&app).await;
+    assert!(t2 > t1, "TXIDs continue ({t1} -> {t2})");
+    let after_restart = app.replica.clone().unwrap().lock().unwrap().clone();
+    assert_eq!(
+        after_restart.snapshots_total, 0,
+        "a clean restart resumes without a snapshot: {after_restart:?}"
+    );
+    assert_eq!(t2, t1 + after_restart.files_total);
+    let db_path = app.state.config().db_path();
+    let dir = app.stop().await;
+    let want = dump(&db_path);
+    assert_eq!(want["customers"].len(), 20);
+    let q = dir.path().join("after-restart.db");
+    let (code, stdout, stderr) = quant_restore(&moto, "quant-restart", &q, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(dump(&q), want);
+
+    // Changed behind Quant's back while stopped: the next start snapshots.
+    {
+        let c = rusqlite::Connection::open(&db_path).unwrap();
+        c.execute(
+            "UPDATE customers SET notes = 'edited offline' WHERE name = 'Customer 3'",
+            [],
+        )
+        .unwrap();
+    }
+    let app = TestApp::start_in(dir, |c| replica_config(c, &moto, "quant-restart")).await;
+    let t3 = caught_up(&app).await;
+    let s = app.replica.clone().unwrap().lock().unwrap().clone();
+    assert_eq!(s.snapshots_total, 1, "{s:?}");
+    assert_eq!(t3, t2 + 1, "the snapshot takes the next TXID");
+    let dir = app.stop().await;
+    let want = dump(&db_path);
+    let q = dir.path().join("after-offline-edit.db");
+    let (code, stdout, stderr) = quant_restore(&moto, "quant-restart", &q, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(dump(&q), want);
+    assert!(format!("{want:?}").contains("edited offline"));
+
+    // An empty replica is an error that says so, and leaves no file.
+    moto.create_bucket("quant-empty").await;
+    let e = dir.path().join("empty.db");
+    let (code, _, stderr) = quant_restore(&moto, "quant-empty", &e, &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("no files"), "{stderr}");
+    assert!(!e.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quant_restores_a_replica_written_by_litestream_replicate() {
+    let (Some(moto_bin), Some(litestream)) =
+        (tool("QUANT_TEST_MOTO"), tool("QUANT_TEST_LITESTREAM"))
+    else {
+        return;
+    };
+    let moto = Moto::start(&moto_bin);
+    moto.create_bucket("litestream-made").await;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.db");
+    let c = rusqlite::Connection::open(&src).unwrap();
+    c.execute_batch(
+        "PRAGMA journal_mode=WAL; CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL);",
+    )
+    .unwrap();
+    let cfg = dir.path().join("litestream.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "dbs:\n  - path: {}\n    replica:\n      type: s3\n      bucket: litestream-made\n      path: quant.db\n      endpoint: {}\n      region: us-east-1\n      force-path-style: true\n      sync-interval: 200ms\n",
+            src.display(),
+            moto.endpoint()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(&litestream)
+        .arg("replicate")
+        .arg("-config")
+        .arg(&cfg)
+        .env_remove("AWS_CA_BUNDLE")
+        .env("AWS_ACCESS_KEY_ID", KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("litestream replicate starts");
+    for batch in 0..5 {
+        c.execute_batch("BEGIN").unwrap();
+        for i in 0..40 {
+            c.execute(
+                "INSERT INTO t (v) VALUES (?1)",
+                [format!("batch {batch} row {i} {}", "y".repeat(400))],
+            )
+            .unwrap();
+        }
+        c.execute_batch("COMMIT").unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    let want = dump(&src);
+    assert_eq!(want["t"].len(), 200);
+    // Restore until litestream has shipped everything (it syncs every 200 ms).
+    let out = dir.path().join("from-litestream.db");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (code, stdout, stderr) = quant_restore(&moto, "litestream-made", &out, &["--force"]);
+        if code == 0 && dump(&out) == want {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "quant restore never matched the source: {code}\n{stdout}\n{stderr}\nlitestream: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A loopback TCP proxy in front of moto that can be switched off: while
+/// down it refuses new connections and cuts open ones.
+struct Proxy {
+    port: u16,
+    up: tokio::sync::watch::Sender<bool>,
+}
+
+impl Proxy {
+    async fn start(target: u16) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (up, up_rx) = tokio::sync::watch::channel(true);
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !*up_rx.borrow() {
+                    continue; // dropped: connection refused/reset
+                }
+                let mut down = up_rx.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                    else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = down.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Proxy { port, up }
+    }
+
+    fn set(&self, up: bool) {
+        let _ = self.up.send(up);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_outage_neither_fails_nor_blocks_writes_and_nothing_is_lost() {
+    let Some(moto_bin) = tool("QUANT_TEST_MOTO") else {
+        return;
+    };
+    let moto = Moto::start(&moto_bin);
+    moto.create_bucket("quant-outage").await;
+    let proxy = Proxy::start(moto.port).await;
+    let app = TestApp::start_with(|c| {
+        replica_config(c, &moto, "quant-outage");
+        c.replica.endpoint = format!("http://127.0.0.1:{}", proxy.port);
+    })
+    .await;
+    app.user("owner@outage.test", Role::Owner).await;
+    let client = app.login("owner@outage.test").await;
+    add_customers(&app, &client, 0, 10).await;
+    let before = caught_up(&app).await;
+    let status = app.replica.clone().unwrap();
+
+    proxy.set(false);
+    let started = Instant::now();
+    for i in 10..40 {
+        let t = Instant::now();
+        add_customers(&app, &client, i, 1).await;
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "a write took {:?} while S3 was down",
+            t.elapsed()
+        );
+    }
+    // Keep it down until the replicator has noticed (and backed off).
+    while status.lock().unwrap().errors_total < 2 {
+        assert!(started.elapsed() < Duration::from_secs(30), "no error seen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let during = status.lock().unwrap().clone();
+    assert_eq!(during.last_txid, before, "nothing shipped while down");
+    assert!(during.last_error.is_some());
+    assert!(!format!("{during:?}").contains(SECRET));
+    let (_, wal) = app.state.db.file_sizes();
+    assert!(wal > 0, "the unshipped WAL is kept");
+
+    proxy.set(true);
+    let after = caught_up(&app).await;
+    assert!(after > before);
+    let db_path = app.state.config().db_path();
+    let dir = app.stop().await;
+    let want = dump(&db_path);
+    assert_eq!(want["customers"].len(), 40);
+    let q = dir.path().join("after-outage.db");
+    let (code, stdout, stderr) = quant_restore(&moto, "quant-outage", &q, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(dump(&q), want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn point_in_time_restore_to_three_moments_with_quant_and_litestream() {
+    let (Some(moto_bin), Some(litestream)) =
+        (tool("QUANT_TEST_MOTO"), tool("QUANT_TEST_LITESTREAM"))
+    else {
+        return;
+    };
+    let moto = Moto::start(&moto_bin);
+    moto.create_bucket("quant-pitr").await;
+    let app = TestApp::start_with(|c| replica_config(c, &moto, "quant-pitr")).await;
+    app.user("owner@pitr.test", Role::Owner).await;
+    let client = app.login("owner@pitr.test").await;
+    let mut moments = Vec::new();
+    for (phase, n) in [(0usize, 5usize), (1, 7), (2, 9)] {
+        let from = moments.iter().map(|(_, c)| *c).sum::<usize>();
+        add_customers(&app, &client, from, n).await;
+        caught_up(&app).await;
+        // S3 timestamps have one-second resolution: keep moments apart.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        moments.push((chrono::Utc::now(), n));
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert!(phase < 3);
+    }
+    // Litestream refuses a timestamp after its newest file: write once more
+    // so that all three moments lie inside the replica's time range.
+    add_customers(&app, &client, 21, 1).await;
+    caught_up(&app).await;
+    app.stop().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut expected = 0;
+    for (i, (at, n)) in moments.iter().enumerate() {
+        expected += n;
+        let ts = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let q = dir.path().join(format!("quant-{i}.db"));
+        let (code, stdout, stderr) = quant_restore(&moto, "quant-pitr", &q, &["--timestamp", &ts]);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert_eq!(customers(&q), expected, "quant restore at {ts}");
+        let l = dir.path().join(format!("litestream-{i}.db"));
+        let (code, stdout, stderr) =
+            litestream_restore(&litestream, &moto, "quant-pitr", &l, &["-timestamp", &ts]);
+        if code != 0 {
+            let store = quant::replica::s3::Store::connect(&quant::replica::s3::StoreSettings {
+                bucket: "quant-pitr".into(),
+                path: "quant.db".into(),
+                endpoint: Some(moto.endpoint()),
+                region: "us-east-1".into(),
+                force_path_style: true,
+                credentials: Some((KEY_ID.into(), SECRET.to_string().into())),
+            })
+            .await;
+            let mut listing = String::new();
+            for level in [0, 9] {
+                for f in store.list(level).await.unwrap() {
+                    let meta = store.timestamp(&f).await.unwrap();
+                    listing.push_str(&format!("{f:?} meta={meta:?}\n"));
+                }
+            }
+            panic!(
+                "litestream -timestamp {ts}:\n{stdout}\n{stderr}\n{listing}\nmoments {moments:?}"
+            );
+        }
+        assert_eq!(customers(&l), expected, "litestream restore at {ts}");
+        assert_eq!(dump(&l), dump(&q));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_steady_writes_the_wal_is_still_checkpointed_and_nothing_is_lost() {
+    let Some(moto_bin) = tool("QUANT_TEST_MOTO") else {
+        return;
+    };
+    let moto = Moto::start(&moto_bin);
+    moto.create_bucket("quant-load").await;
+    let app = TestApp::start_with(|c| {
+        replica_config(c, &moto, "quant-load");
+        c.replica.sync_interval = Duration::from_millis(100);
+    })
+    .await;
+    let db = app.state.db.clone();
+    db.write(|c| {
+        c.execute_batch("CREATE TABLE load (k INTEGER PRIMARY KEY, v TEXT NOT NULL)")?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    caught_up(&app).await;
+    let status = app.replica.clone().unwrap();
+    let before = status.lock().unwrap().checkpoints_total;
+    // Four writers with no pause for 3 s: commits arrive during every sync.
+    let stop_at = Instant::now() + Duration::from_secs(3);
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let db = db.clone();
+        writers.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while Instant::now() < stop_at {
+                let v = format!("writer {w} row {n} {}", "z".repeat(200));
+                db.write(move |c| Ok(c.execute("INSERT INTO load (v) VALUES (?1)", [v])?))
+                    .await
+                    .expect("writes never fail because of replication");
+                n += 1;
+            }
+            n
+        }));
+    }
+    let mut max_wal = 0;
+    while Instant::now() < stop_at {
+        max_wal = max_wal.max(app.state.db.file_sizes().1);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut written = 0;
+    for w in writers {
+        written += w.await.unwrap();
+    }
+    let during = status.lock().unwrap().checkpoints_total - before;
+    assert!(written > 100, "only {written} writes");
+    assert!(during >= 2, "{during} checkpoints under load");
+    // The WAL file keeps its high-water mark; what matters is that it is
+    // reset over and over (the checkpoints above) instead of growing for as
+    // long as the load lasts.
+    assert!(max_wal < 512 << 20, "the WAL grew to {max_wal} bytes");
+    assert!(
+        status.lock().unwrap().last_error.is_none(),
+        "{:?}",
+        status.lock().unwrap()
+    );
+    caught_up(&app).await;
+    let db_path = app.state.config().db_path();
+    let dir = app.stop().await;
+    let want = dump(&db_path);
+    assert_eq!(want["load"].len() as u64, written);
+    let q = dir.path().join("after-load.db");
+    let (code, stdout, stderr) = quant_restore(&moto, "quant-load", &q, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(dump(&q), want);
+}
+
+/// `quant` with the replica configured through the environment.
+fn replicated_cmd(moto: &Moto, bucket: &str, dir: &Path, args: &[&str]) -> Command {
+    let mut c = quant_cmd();
+    c.arg("--data")
+        .arg(dir)
+        .args(args)
+        .env("QUANT__REPLICA__URL", format!("s3://{bucket}/quant.db"))
+        .env("QUANT__REPLICA__ENDPOINT", moto.endpoint())
+        .env("QUANT__REPLICA__FORCE_PATH_STYLE", "true")
+        .env("QUANT__REPLICA__ACCESS_KEY_ID", KEY_ID)
+        .env("QUANT__REPLICA__SECRET_ACCESS_KEY", SECRET)
+        .env("QUANT__REPLICA__SYNC_INTERVAL", "250ms")
+        .env("QUANT__RATE_LIMIT__API_PER_MINUTE", "0");
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_writes_loses_nothing_acknowledged_before_the_last_syncs() {
+    let Some(moto_bin) = tool("QUANT_TEST_MOTO") else {
+        return;
+    };
+    let moto = Moto::start(&moto_bin);
+    moto.create_bucket("quant-kill").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run_with_stdin(
+        &mut replicated_cmd(
+            &moto,
+            "quant-kill",
+            dir.path(),
+            &[
+                "user",
+                "add",
+                "--email",
+                "owner@kill.test",
+                "--role",
+                "owner",
+                "--password-stdin",
+            ],
+        ),
+        PASSWORD,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let served = serve(replicated_cmd(
+        &moto,
+        "quant-kill",
+        dir.path(),
+        &["serve", "--listen", "127.0.0.1:0"],
+    ));
+    let base = served.base();
+    let c = cookie_client();
+    let r = c
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": "owner@kill.test", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Write for 3 s, remembering when each write was acknowledged.
+    let mut acked: Vec<(String, Instant)> = Vec::new();
+    let until = Instant::now() + Duration::from_secs(3);
+    let mut i = 0;
+    while Instant::now() < until {
+        let name = format!("Killed customer {i}");
+        let r = c
+            .post(format!("{base}/api/v1/customers"))
+            .json(&json!({"name": name}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        acked.push((name, Instant::now()));
+        i += 1;
+    }
+    served.signal(libc::SIGKILL);
+    let killed = Instant::now();
+    drop(served);
+    assert!(acked.len() > 20, "only {} writes", acked.len());
+
+    let out = dir.path().join("restored").join("quant.db");
+    let (code, stdout, stderr) = quant_restore(&moto, "quant-kill", &out, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let names: std::collections::HashSet<String> =
+        dump(&out)["customers"].iter().flatten().cloned().collect();
+    // Every write acknowledged two sync intervals (plus an upload) before
+    // the kill is in the replica.
+    let margin = Duration::from_millis(2 * 250 + 250);
+    let old_enough: Vec<&String> = acked
+        .iter()
+        .filter(|(_, t)| killed.duration_since(*t) > margin)
+        .map(|(n, _)| n)
+        .collect();
+    assert!(old_enough.len() > 10);
+    let lost: Vec<&&String> = old_enough.iter().filter(|n| !names.contains(**n)).collect();
+    assert!(
+        lost.is_empty(),
+        "lost {} acknowledged writes: {lost:?}",
+        lost.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_what_no_restore_in_the_window_needs() {
+    let (Some(moto_bin), Some(litestream)) =
+        (tool("QUANT_TEST_MOTO"), tool("QUANT_TEST_LITESTREAM"))
+    else {
+        return;
+    };
+    let moto = Moto::start(&moto_bin);
+    moto.create_bucket("quant-retention").await;
+    // Seconds instead of hours (the test config is not validated).
+    let app = TestApp::start_with(|c| {
+        replica_config(c, &moto, "quant-retention");
+        c.replica.snapshot_interval = Duration::from_secs(1);
+        c.replica.retention = Duration::from_secs(2);
+    })
+    .await;
+    app.user("owner@retention.test", Role::Owner).await;
+    let client = app.login("owner@retention.test").await;
+    for round in 0..6 {
+        add_customers(&app, &client, round * 3, 3).await;
+        caught_up(&app).await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    let db_path = app.state.config().db_path();
+    let dir = app.stop().await;
+    let want = dump(&db_path);
+    let store = quant::replica::s3::Store::connect(&quant::replica::s3::StoreSettings {
+        bucket: "quant-retention".into(),
+        path: "quant.db".into(),
+        endpoint: Some(moto.endpoint()),
+        region: "us-east-1".into(),
+        force_path_style: true,
+        credentials: Some((KEY_ID.into(), SECRET.to_string().into())),
+    })
+    .await;
+    let snapshots = store.list(9).await.unwrap();
+    let l0 = store.list(0).await.unwrap();
+    assert!(snapshots.len() >= 2, "{snapshots:?}");
+    assert!(
+        snapshots[0].max_txid > 1,
+        "the first snapshot was deleted: {snapshots:?}"
+    );
+    assert!(
+        snapshots.len() <= 5,
+        "old snapshots were deleted: {snapshots:?}"
+    );
+    assert!(
+        l0.iter().all(|f| f.max_txid > snapshots[0].max_txid),
+        "level-0 files older than the oldest kept snapshot were deleted: {l0:?} {snapshots:?}"
+    );
+    let q = dir.path().join("retained.db");
+    let (code, stdout, stderr) = quant_restore(&moto, "quant-retention", &q, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(dump(&q), want);
+    let l = dir.path().join("retained-litestream.db");
+    let (code, stdout, stderr) = litestream_restore(&litestream, &moto, "quant-retention", &l, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(dump(&l), want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compacted_files_restore_with_quant_and_litestream() {
+    let (Some(moto_bin), Some(litestream)) =
+        (tool("QUANT_TEST_MOTO"), tool("QUANT_TEST_LITESTREAM"))
+    else {
+        return;
+    };
+    let moto = Moto::start(&moto_bin);
+    moto.create_bucket("quant-compact").await;
+    let app = TestApp::start_with(|c| replica_config(c, &moto, "quant-compact")).await;
+    app.user("owner@compact.test", Role::Owner).await;
+    let client = app.login("owner@compact.test").await;
+    for round in 0..5 {
+        add_customers(&app, &client, round * 4, 4).await;
+        caught_up(&app).await;
+    }
+    let db_path = app.state.config().db_path();
+    let dir = app.stop().await;
+    let want = dump(&db_path);
+    let store = quant::replica::s3::Store::connect(&quant::replica::s3::StoreSettings {
+        bucket: "quant-compact".into(),
+        path: "quant.db".into(),
+        endpoint: Some(moto.endpoint()),
+        region: "us-east-1".into(),
+        force_path_style: true,
+        credentials: Some((KEY_ID.into(), SECRET.to_string().into())),
+    })
+    .await;
+    let l0 = store.list(0).await.unwrap();
+    assert!(l0.len() >= 4, "{l0:?}");
+    assert_eq!(
+        quant::replica::compact::compact(&store, 1).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        quant::replica::compact::compact(&store, 1).await.unwrap(),
+        0,
+        "idempotent"
+    );
+    let l1 = store.list(1).await.unwrap();
+    assert_eq!(
+        (l1[0].min_txid, l1[0].max_txid),
+        (l0[0].min_txid, l0[l0.len() - 1].max_txid)
+    );
+    // Without the level-0 files, both tools restore from the compacted file.
+    store.delete_ltx(&l0).await.unwrap();
+    let q = dir.path().join("compacted.db");
+    let (code, stdout, stderr) = quant_restore(&moto, "quant-compact", &q, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(dump(&q), want);
+    let l = dir.path().join("compacted-litestream.db");
+    let (code, stdout, stderr) = litestream_restore(&litestream, &moto, "quant-compact", &l, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(dump(&l), want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_disk_guard_gives_up_history_not_data_when_s3_stays_down() {
+    let Some(moto_bin) = tool("QUANT_TEST_MOTO") else {
+        return;
+    };
+    let moto = Moto::start(&moto_bin);
+    moto.create_bucket("quant-guard").await;
+    let proxy = Proxy::start(moto.port).await;
+    let app = TestApp::start_with(|c| {
+        replica_config(c, &moto, "quant-guard");
+        c.replica.endpoint = format!("http://127.0.0.1:{}", proxy.port);
+    })
+    .await;
+    app.user("owner@guard.test", Role::Owner).await;
+    let client = app.login("owner@guard.test").await;
+    add_customers(&app, &client, 0, 5).await;
+    caught_up(&app).await;
+    let status = app.replica.clone().unwrap();
+    assert_eq!(status.lock().unwrap().snapshots_total, 1);
+
+    proxy.set(false);
+    // Any unshipped WAL is "too large" for this test (other tests in this
+    // process that see S3 failures stay valid: the guard never loses data).
+    quant::replica::replicator::GUARD_WAL_BYTES_FOR_TESTS
+        .store(1, std::sync::atomic::Ordering::Relaxed);
+    add_customers(&app, &client, 5, 10).await;
+    let started = Instant::now();
+    while status.lock().unwrap().disk_guard_total == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the guard never fired"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    quant::replica::replicator::GUARD_WAL_BYTES_FOR_TESTS
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    add_customers(&app, &client, 15, 5).await;
+    proxy.set(true);
+    caught_up(&app).await;
+    let s = status.lock().unwrap().clone();
+    assert!(
+        s.snapshots_total >= 2,
+        "a snapshot follows the guard: {s:?}"
+    );
+    let db_path = app.state.config().db_path();
+    let dir = app.stop().await;
+    let want = dump(&db_path);
+    assert_eq!(want["customers"].len(), 20);
+    let q = dir.path().join("after-guard.db");
+    let (code, stdout, stderr) = quant_restore(&moto, "quant-guard", &q, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(dump(&q), want);
+}
