@@ -28,3 +28,44 @@ pub fn path_id(raw: &str) -> Result<String, error::HttpError> {
         .map(|u| u.to_string())
         .ok_or(error::HttpError::NotFound)
 }
+
+/// Signature of a repository "find one by id" function.
+pub type FindFn<T> = fn(&rusqlite::Connection, &str) -> Result<Option<T>, crate::db::DbError>;
+
+/// Signature of a repository "delete by id, audited" function.
+pub type DeleteFn = fn(
+    &rusqlite::Connection,
+    &crate::db::audit::Actor,
+    &str,
+    chrono::DateTime<chrono::Utc>,
+) -> Result<(), crate::db::DbError>;
+
+/// `GET …/{id}` for a resource: 200 with the record, or 404 for a malformed
+/// or unknown id. Fails on database errors.
+pub async fn get_by_id<T: serde::Serialize + Send + 'static>(
+    state: &state::AppState,
+    raw_id: &str,
+    find: FindFn<T>,
+) -> Result<actix_web::HttpResponse, error::HttpError> {
+    let id = path_id(raw_id)?;
+    let found = state
+        .db
+        .read(move |c| find(c, &id))
+        .await?
+        .ok_or(error::HttpError::NotFound)?;
+    Ok(actix_web::HttpResponse::Ok().json(found))
+}
+
+/// `DELETE …/{id}` for a resource: 204, 404 for a malformed or unknown id,
+/// or the repository's 409 when something still refers to it.
+pub async fn delete_by_id(
+    state: &state::AppState,
+    actor: crate::db::audit::Actor,
+    raw_id: &str,
+    delete: DeleteFn,
+) -> Result<actix_web::HttpResponse, error::HttpError> {
+    let id = path_id(raw_id)?;
+    let now = state.clock.now();
+    state.db.write(move |c| delete(c, &actor, &id, now)).await?;
+    Ok(actix_web::HttpResponse::NoContent().finish())
+}

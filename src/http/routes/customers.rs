@@ -230,14 +230,7 @@ async fn delete(
     who: Authed<Staff>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
-    let id = path_id(&id)?;
-    let now = state.clock.now();
-    let actor = who.actor();
-    state
-        .db
-        .write(move |c| repo::delete(c, &actor, &id, now))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    crate::http::delete_by_id(&state, who.actor(), &id, repo::delete).await
 }
 
 /// A customer's contacts (all of them, on one page).

@@ -236,13 +236,7 @@ async fn get(
     _who: Authed<Staff>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
-    let id = path_id(&id)?;
-    let emp = state
-        .db
-        .read(move |c| repo::get(c, &id))
-        .await?
-        .ok_or(HttpError::NotFound)?;
-    Ok(HttpResponse::Ok().json(emp))
+    crate::http::get_by_id(&state, &id, repo::get).await
 }
 
 /// Changes the fields given; `skills` replaces the whole list.
@@ -298,12 +292,5 @@ async fn delete(
     who: Authed<Staff>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
-    let id = path_id(&id)?;
-    let now = state.clock.now();
-    let actor = who.actor();
-    state
-        .db
-        .write(move |c| repo::delete(c, &actor, &id, now))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    crate::http::delete_by_id(&state, who.actor(), &id, repo::delete).await
 }

@@ -164,13 +164,7 @@ async fn get(
     _who: Authed<Staff>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
-    let id = path_id(&id)?;
-    let eq = state
-        .db
-        .read(move |c| repo::get(c, &id))
-        .await?
-        .ok_or(HttpError::NotFound)?;
-    Ok(HttpResponse::Ok().json(eq))
+    crate::http::get_by_id(&state, &id, repo::get).await
 }
 
 /// Changes the fields given.
@@ -225,14 +219,7 @@ async fn delete(
     who: Authed<Staff>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
-    let id = path_id(&id)?;
-    let now = state.clock.now();
-    let actor = who.actor();
-    state
-        .db
-        .write(move |c| repo::delete(c, &actor, &id, now))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    crate::http::delete_by_id(&state, who.actor(), &id, repo::delete).await
 }
 
 /// Query of `GET /loadouts`.
@@ -345,13 +332,7 @@ async fn get_loadout(
     _who: Authed<Staff>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
-    let id = path_id(&id)?;
-    let loadout = state
-        .db
-        .read(move |c| repo::get_loadout(c, &id))
-        .await?
-        .ok_or(HttpError::NotFound)?;
-    Ok(HttpResponse::Ok().json(loadout))
+    crate::http::get_by_id(&state, &id, repo::get_loadout).await
 }
 
 /// Changes the fields given.
@@ -407,12 +388,5 @@ async fn delete_loadout(
     who: Authed<Staff>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
-    let id = path_id(&id)?;
-    let now = state.clock.now();
-    let actor = who.actor();
-    state
-        .db
-        .write(move |c| repo::delete_loadout(c, &actor, &id, now))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    crate::http::delete_by_id(&state, who.actor(), &id, repo::delete_loadout).await
 }
