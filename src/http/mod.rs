@@ -69,3 +69,64 @@ pub async fn delete_by_id(
     state.db.write(move |c| delete(c, &actor, &id, now)).await?;
     Ok(actix_web::HttpResponse::NoContent().finish())
 }
+
+/// Signature of a repository "insert a new record, audited" function.
+pub type InsertFn<F, T> = fn(
+    &rusqlite::Connection,
+    &crate::db::audit::Actor,
+    &str,
+    F,
+    chrono::DateTime<chrono::Utc>,
+) -> Result<T, crate::db::DbError>;
+
+/// `POST /api/v1/{collection}`: stores validated `fields` under a new id and
+/// answers 201 with `Location: /api/v1/{collection}/{id}`. Fails with the
+/// repository's 400/409, or on database errors.
+pub async fn create_record<F, T>(
+    state: &state::AppState,
+    actor: crate::db::audit::Actor,
+    collection: &str,
+    fields: F,
+    insert: InsertFn<F, T>,
+) -> Result<actix_web::HttpResponse, error::HttpError>
+where
+    F: Send + 'static,
+    T: serde::Serialize + Send + 'static,
+{
+    let now = state.clock.now();
+    let id = crate::domain::ids::new_id(now).to_string();
+    let location = format!("/api/v1/{collection}/{id}");
+    let record = state
+        .db
+        .write(move |c| insert(c, &actor, &id, fields, now))
+        .await?;
+    Ok(actix_web::HttpResponse::Created()
+        .insert_header(("Location", location))
+        .json(record))
+}
+
+/// `PATCH …/{id}`: runs `update` (which merges and validates against the
+/// stored record inside the write) and answers 200 with the result; 404 for a
+/// malformed or unknown id, the merge's 400/409 otherwise.
+pub async fn update_record<T, U>(
+    state: &state::AppState,
+    actor: crate::db::audit::Actor,
+    raw_id: &str,
+    update: U,
+) -> Result<actix_web::HttpResponse, error::HttpError>
+where
+    T: serde::Serialize + Send + 'static,
+    U: FnOnce(
+            &rusqlite::Connection,
+            &crate::db::audit::Actor,
+            &str,
+            chrono::DateTime<chrono::Utc>,
+        ) -> Result<T, crate::db::DbError>
+        + Send
+        + 'static,
+{
+    let id = path_id(raw_id)?;
+    let now = state.clock.now();
+    let record = state.db.write(move |c| update(c, &actor, &id, now)).await?;
+    Ok(actix_web::HttpResponse::Ok().json(record))
+}

@@ -127,16 +127,7 @@ async fn create(
     ValidJson(input): ValidJson<CustomerInput>,
 ) -> Result<HttpResponse, HttpError> {
     let fields = CustomerFields::merge(&CustomerFields::default(), input)?;
-    let now = state.clock.now();
-    let id = new_id(now).to_string();
-    let actor = who.actor();
-    let cust = state
-        .db
-        .write(move |c| repo::insert(c, &actor, &id, fields, now))
-        .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/customers/{}", cust.id)))
-        .json(cust))
+    crate::http::create_record(&state, who.actor(), "customers", fields, repo::insert).await
 }
 
 /// A customer with its contacts.
@@ -198,18 +189,12 @@ async fn update(
     id: web::Path<String>,
     ValidJson(input): ValidJson<CustomerInput>,
 ) -> Result<HttpResponse, HttpError> {
-    let id = path_id(&id)?;
-    let now = state.clock.now();
-    let actor = who.actor();
-    let cust = state
-        .db
-        .write(move |c| {
-            repo::update(c, &actor, &id, now, |cur| {
-                CustomerFields::merge(cur, input).map_err(crate::db::DbError::from)
-            })
+    crate::http::update_record(&state, who.actor(), &id, move |c, actor, id, now| {
+        repo::update(c, actor, id, now, |cur| {
+            CustomerFields::merge(cur, input).map_err(crate::db::DbError::from)
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(cust))
+    })
+    .await
 }
 
 /// Deletes a customer; 409 while work orders, invoices or leads refer to it.

@@ -7,14 +7,12 @@
 use super::api::resource;
 use crate::db::employees::{self as repo, EmployeeFilter};
 use crate::domain::employee::{EmployeeFields, EmployeeInput};
-use crate::domain::ids::new_id;
 use crate::domain::{DomainError, FieldErrors};
 use crate::http::auth::{AnyRole, Authed, Staff};
 use crate::http::error::HttpError;
 use crate::http::json::ValidJson;
 use crate::http::openapi::{self as doc, IdPath};
 use crate::http::pagination::{Page, PageQuery, Paginated};
-use crate::http::path_id;
 use crate::http::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -186,16 +184,7 @@ async fn create(
     ValidJson(input): ValidJson<EmployeeInput>,
 ) -> Result<HttpResponse, HttpError> {
     let fields = EmployeeFields::merge(&EmployeeFields::default(), input)?;
-    let now = state.clock.now();
-    let id = new_id(now).to_string();
-    let actor = who.actor();
-    let emp = state
-        .db
-        .write(move |c| repo::insert(c, &actor, &id, fields, now))
-        .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/employees/{}", emp.id)))
-        .json(emp))
+    crate::http::create_record(&state, who.actor(), "employees", fields, repo::insert).await
 }
 
 /// `GET /employees/me`: the employee linked to the caller's user; 404 if none.
@@ -260,18 +249,12 @@ async fn update(
     id: web::Path<String>,
     ValidJson(input): ValidJson<EmployeeInput>,
 ) -> Result<HttpResponse, HttpError> {
-    let id = path_id(&id)?;
-    let now = state.clock.now();
-    let actor = who.actor();
-    let emp = state
-        .db
-        .write(move |c| {
-            repo::update(c, &actor, &id, now, |cur| {
-                EmployeeFields::merge(cur, input).map_err(crate::db::DbError::from)
-            })
+    crate::http::update_record(&state, who.actor(), &id, move |c, actor, id, now| {
+        repo::update(c, actor, id, now, |cur| {
+            EmployeeFields::merge(cur, input).map_err(crate::db::DbError::from)
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(emp))
+    })
+    .await
 }
 
 /// Deletes an employee; 409 while work orders refer to them (deactivate instead).

@@ -135,16 +135,7 @@ async fn create(
     ValidJson(input): ValidJson<EquipmentInput>,
 ) -> Result<HttpResponse, HttpError> {
     let fields = EquipmentFields::merge(&EquipmentFields::default(), input)?;
-    let now = state.clock.now();
-    let id = new_id(now).to_string();
-    let actor = who.actor();
-    let eq = state
-        .db
-        .write(move |c| repo::insert(c, &actor, &id, fields, now))
-        .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/equipment/{}", eq.id)))
-        .json(eq))
+    crate::http::create_record(&state, who.actor(), "equipment", fields, repo::insert).await
 }
 
 /// One equipment item.
@@ -187,18 +178,12 @@ async fn update(
     id: web::Path<String>,
     ValidJson(input): ValidJson<EquipmentInput>,
 ) -> Result<HttpResponse, HttpError> {
-    let id = path_id(&id)?;
-    let now = state.clock.now();
-    let actor = who.actor();
-    let eq = state
-        .db
-        .write(move |c| {
-            repo::update(c, &actor, &id, now, |cur| {
-                EquipmentFields::merge(cur, input).map_err(crate::db::DbError::from)
-            })
+    crate::http::update_record(&state, who.actor(), &id, move |c, actor, id, now| {
+        repo::update(c, actor, id, now, |cur| {
+            EquipmentFields::merge(cur, input).map_err(crate::db::DbError::from)
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(eq))
+    })
+    .await
 }
 
 /// Deletes an equipment item; 409 while loadouts or work orders use it.
