@@ -212,3 +212,38 @@ pub async fn create_owner_via_setup(
         })
         .await?)
 }
+
+/// Changes the password of user `user_id` after checking `current`, and
+/// revokes all their sessions (the caller starts a fresh one). Fails with a
+/// `current_password` field error when it is wrong, a `password` field error
+/// for a weak new one, or `NotFound` for an unknown user.
+pub async fn change_password(
+    db: &Db,
+    clock: &SharedClock,
+    user_id: &str,
+    current: SecretString,
+    new: SecretString,
+    min_password_len: usize,
+) -> Result<(), AccountError> {
+    let id = user_id.to_string();
+    let user = db
+        .read(move |c| repo::user_by_id(c, &id))
+        .await?
+        .ok_or(DbError::NotFound)?;
+    let phc = user.password_hash.clone();
+    let ok = tokio::task::spawn_blocking(move || {
+        crate::secret::verify_password(current.expose_secret(), &phc)
+    })
+    .await
+    .map_err(|e| AccountError::Hash(e.to_string()))?;
+    if !ok {
+        return Err(DomainError::field("current_password", "is not your current password").into());
+    }
+    check_new_password(new.expose_secret(), min_password_len)?;
+    let hash = hash_off_runtime(new).await?;
+    let now = clock.now();
+    let id = user.id.clone();
+    db.write(move |c| repo::set_password(c, &id, &hash, now))
+        .await?;
+    Ok(())
+}

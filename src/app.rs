@@ -152,6 +152,7 @@ impl App {
             templates,
             blobs: crate::blobs::Blobs::new(config.database.data_dir.join("blobs")),
             version: VERSION,
+            login_throttle: Default::default(),
             replica: replicator.as_ref().map(|r| r.shared_status()),
         });
         if let Some(status) = &state.replica {
@@ -204,6 +205,7 @@ impl App {
                     recorder.is_some(),
                     from_fn(crate::http::middleware::record),
                 ))
+                .wrap(from_fn(crate::http::middleware::security_headers))
                 .wrap(from_fn(crate::http::middleware::observe))
         })
         .disable_signals()

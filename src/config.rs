@@ -322,6 +322,15 @@ pub struct AuthConfig {
     pub setup_link_ttl: Duration,
     /// Minimum length of a new password.
     pub min_password_length: usize,
+    /// Failed logins for one account within `login_lockout` before further
+    /// attempts get 429 (0 = no limit).
+    pub login_max_failures_per_account: u32,
+    /// Failed logins from one IP address within `login_lockout` before
+    /// further attempts get 429 (0 = no limit).
+    pub login_max_failures_per_ip: u32,
+    /// The window failures are counted in, and how long a lockout lasts.
+    #[serde(with = "humantime_serde")]
+    pub login_lockout: Duration,
 }
 
 /// Log output format.
@@ -387,6 +396,9 @@ impl Default for AuthConfig {
             session_ttl: Duration::from_secs(14 * 24 * 3600),
             setup_link_ttl: Duration::from_secs(3600),
             min_password_length: 10,
+            login_max_failures_per_account: 5,
+            login_max_failures_per_ip: 20,
+            login_lockout: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -645,6 +657,27 @@ impl Config {
             a.min_password_length,
             8,
             128,
+        );
+        check(
+            &mut v,
+            "auth.login_max_failures_per_account",
+            a.login_max_failures_per_account,
+            0,
+            1000,
+        );
+        check(
+            &mut v,
+            "auth.login_max_failures_per_ip",
+            a.login_max_failures_per_ip,
+            0,
+            100_000,
+        );
+        check_dur(
+            &mut v,
+            "auth.login_lockout",
+            a.login_lockout,
+            Duration::from_secs(1),
+            Duration::from_secs(24 * 3600),
         );
         if let Err(e) = crate::telemetry::parse_filter(&self.log.level) {
             v.push(ConfigIssue {

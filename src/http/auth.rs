@@ -173,6 +173,15 @@ impl<P: Policy + 'static> FromRequest for Authed<P> {
             let (user, via) = authenticate(&state, &req)
                 .await?
                 .ok_or_else(HttpError::unauthenticated)?;
+            if let AuthVia::Session(_) = &via
+                && req.path().starts_with("/api/")
+                && !req.method().is_safe()
+                && !crate::http::csrf::verify_header(&req)
+            {
+                return Err(HttpError::Forbidden(
+                    "a request authenticated by the session cookie must carry the X-CSRF-Token header (csrfToken from the login response)".into(),
+                ));
+            }
             if !P::ROLES.contains(&user.role) {
                 return Err(HttpError::Forbidden(format!(
                     "the {} role may not do this",
@@ -274,4 +283,65 @@ pub async fn start_session(
         })
         .await?;
     Ok((token, expires, id))
+}
+
+/// Checks an e-mail and password under the login throttle and starts a
+/// session: the user, the session cookie token, its expiry and the session's
+/// public id. Fails with 429 (`Retry-After`) while the account or the client
+/// IP is locked out, 401 with one message for an unknown e-mail, a wrong
+/// password or a deactivated account (spending the same hashing time), and
+/// on database errors.
+pub async fn password_login(
+    state: &AppState,
+    req: &HttpRequest,
+    email: &crate::domain::user::Email,
+    password: secrecy::SecretString,
+) -> Result<
+    (
+        UserRow,
+        secrecy::SecretString,
+        chrono::DateTime<chrono::Utc>,
+        String,
+    ),
+    HttpError,
+> {
+    use secrecy::ExposeSecret;
+    let limits = crate::http::throttle::Limits::from_config(&state.config().auth);
+    let ip = req.peer_addr().map(|a| a.ip());
+    let now = state.clock.now();
+    if let Err(secs) = state.login_throttle.check(email.as_str(), ip, limits, now) {
+        tracing::warn!(email = %email, "login throttled");
+        state.metrics.login_throttled();
+        return Err(HttpError::TooManyRequests(secs));
+    }
+    let wrong = || HttpError::Unauthorized("wrong e-mail or password".into());
+    if password.expose_secret().len() > crate::domain::user::MAX_PASSWORD_LEN {
+        state.login_throttle.failed(email.as_str(), ip, limits, now);
+        return Err(wrong());
+    }
+    let lookup = email.as_str().to_string();
+    let user = state
+        .db
+        .read(move |c| repo::user_by_email(c, &lookup))
+        .await?;
+    let phc = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| crate::secret::dummy_hash().to_string());
+    let ok = tokio::task::spawn_blocking(move || {
+        crate::secret::verify_password(password.expose_secret(), &phc)
+    })
+    .await
+    .map_err(|e| HttpError::Internal(e.to_string()))?;
+    let user = match user {
+        Some(u) if ok && u.active => u,
+        _ => {
+            tracing::info!(email = %email, "login failed");
+            state.login_throttle.failed(email.as_str(), ip, limits, now);
+            return Err(wrong());
+        }
+    };
+    state.login_throttle.succeeded(email.as_str());
+    let (token, expires, session_id) = start_session(state, req, user.id.clone()).await?;
+    Ok((user, token, expires, session_id))
 }

@@ -1,7 +1,9 @@
 //! The actix-web adapter: shared state, the one status-code table
 //! ([`error::HttpError`]), the auth guard, middleware and routes.
 
+pub mod assets;
 pub mod auth;
+pub mod csrf;
 pub mod error;
 pub mod json;
 pub mod middleware;
@@ -11,14 +13,18 @@ pub mod query;
 pub mod routes;
 pub mod state;
 pub mod templates;
+pub mod throttle;
+pub mod ui;
 
 use actix_web::web;
 
 /// Registers every route on an actix `App`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     routes::system::configure(cfg);
+    assets::configure(cfg);
     routes::setup::configure(cfg);
     routes::api::configure(cfg);
+    ui::configure(cfg);
 }
 
 /// Parses an id from a URL path segment. An id that is not a UUID cannot

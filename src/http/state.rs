@@ -33,6 +33,8 @@ pub struct AppState {
     pub templates: super::templates::Templates,
     /// This build's version.
     pub version: &'static str,
+    /// Failed-login counts (login throttling).
+    pub login_throttle: super::throttle::LoginThrottle,
     /// The replicator's status, when `[replica]` is on.
     pub replica: Option<crate::replica::replicator::SharedStatus>,
 }

@@ -22,6 +22,7 @@ pub struct Metrics {
     db_wal_size: IntGauge,
     db_commits: IntGauge,
     db_writes: IntGauge,
+    logins_throttled: prometheus::IntCounter,
     system: Mutex<System>,
     /// Business gauges (revenue, active work orders, utilization, performance),
     /// refreshed by the `/metrics` handler before [`Metrics::render`].
@@ -90,6 +91,11 @@ impl Metrics {
             "quant_db_writes_total",
             "Writes committed (several may share one transaction).",
         )?;
+        let logins_throttled = prometheus::IntCounter::new(
+            "quant_logins_throttled_total",
+            "Login attempts refused with 429 by the per-account or per-IP login throttle.",
+        )?;
+        registry.register(Box::new(logins_throttled.clone()))?;
         registry.register(Box::new(db_commits.clone()))?;
         registry.register(Box::new(db_writes.clone()))?;
         registry.register(Box::new(http_requests_total.clone()))?;
@@ -110,6 +116,7 @@ impl Metrics {
             db_wal_size,
             db_commits,
             db_writes,
+            logins_throttled,
             system: Mutex::new(System::new()),
             business,
         })
@@ -118,6 +125,11 @@ impl Metrics {
     /// The registry, for other adapters to register their own metrics.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// Counts a login refused by the throttle.
+    pub fn login_throttled(&self) {
+        self.logins_throttled.inc();
     }
 
     /// Records one answered request.

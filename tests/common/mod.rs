@@ -131,15 +131,7 @@ impl TestApp {
 
     /// A client with a cookie jar, logged in as `email`.
     pub async fn login(&self, email: &str) -> reqwest::Client {
-        let c = cookie_client();
-        let r = c
-            .post(self.url("/api/v1/auth/login"))
-            .json(&serde_json::json!({"email": email, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "login as {email}");
-        c
+        login_client(&self.url(""), email, PASSWORD).await
     }
 
     /// Checks every response recorded so far against the OpenAPI document
@@ -179,6 +171,35 @@ pub fn client() -> reqwest::Client {
 pub fn cookie_client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Logs in at `base` (e.g. `http://127.0.0.1:1234`) and returns a client
+/// that carries the session cookie and, on every request, the
+/// `X-CSRF-Token` header the API requires with it.
+pub async fn login_client(base: &str, email: &str, password: &str) -> reqwest::Client {
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let c = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = c
+        .post(format!("{}/api/v1/auth/login", base.trim_end_matches('/')))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "login as {email}");
+    let body: serde_json::Value = r.json().await.unwrap();
+    let csrf = body["csrfToken"].as_str().expect("csrfToken").to_string();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-csrf-token", csrf.parse().unwrap());
+    reqwest::Client::builder()
+        .cookie_provider(jar)
+        .default_headers(headers)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()

@@ -5,9 +5,7 @@
 use crate::accounts;
 use crate::db::auth::{self as repo, UserView};
 use crate::domain::user::Email;
-use crate::http::auth::{
-    AnyRole, AuthVia, Authed, Staff, clear_session_cookie, session_cookie, start_session,
-};
+use crate::http::auth::{AnyRole, AuthVia, Authed, Staff, clear_session_cookie, session_cookie};
 use crate::http::error::{ErrorBody, HttpError, api_method_not_allowed, api_not_found};
 use crate::http::json::ValidJson;
 use crate::http::openapi::{self as doc, IdPath};
@@ -98,6 +96,9 @@ pub(crate) struct LoginResponse {
     user: UserView,
     /// The new session's public id.
     session_id: String,
+    /// Send this as the `X-CSRF-Token` header with every state-changing
+    /// request authenticated by the session cookie.
+    csrf_token: String,
     /// When the session ends unless renewed (RFC 3339).
     #[schema(format = DateTime)]
     expires_at: String,
@@ -125,32 +126,8 @@ async fn login(
     ValidJson(body): ValidJson<LoginBody>,
 ) -> Result<HttpResponse, HttpError> {
     let email = Email::parse(&body.email)?;
-    if body.password.expose_secret().len() > crate::domain::user::MAX_PASSWORD_LEN {
-        return Err(HttpError::Unauthorized("wrong e-mail or password".into()));
-    }
-    let lookup = email.as_str().to_string();
-    let user = state
-        .db
-        .read(move |c| repo::user_by_email(c, &lookup))
-        .await?;
-    let phc = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| crate::secret::dummy_hash().to_string());
-    let password = body.password;
-    let ok = tokio::task::spawn_blocking(move || {
-        crate::secret::verify_password(password.expose_secret(), &phc)
-    })
-    .await
-    .map_err(|e| HttpError::Internal(e.to_string()))?;
-    let user = match user {
-        Some(u) if ok && u.active => u,
-        _ => {
-            tracing::info!(email = %email, "login failed");
-            return Err(HttpError::Unauthorized("wrong e-mail or password".into()));
-        }
-    };
-    let (token, expires, session_id) = start_session(&state, &req, user.id.clone()).await?;
+    let (user, token, expires, session_id) =
+        crate::http::auth::password_login(&state, &req, &email, body.password).await?;
     let cfg = state.config();
     tracing::info!(user_id = %user.id, "login");
     Ok(HttpResponse::Ok()
@@ -159,6 +136,7 @@ async fn login(
         .json(LoginResponse {
             user: UserView::from(&user),
             session_id,
+            csrf_token: crate::http::csrf::for_session(token.expose_secret()),
             expires_at: crate::clock::format_ts(expires),
         }))
 }

@@ -41,18 +41,24 @@ fn page(
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("X-Frame-Options", "DENY"))
-        .insert_header(("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
         .insert_header(("Referrer-Policy", "no-referrer"))
         .body(html))
 }
 
-async fn index(state: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
+async fn index(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, HttpError> {
     let has_owner = state.db.read(repo::owner_exists).await?;
-    let message = if has_owner {
-        "Quant is running. Sign in through the API at /api/v1/auth/login."
-    } else {
+    if has_owner {
+        let to = if crate::http::auth::authenticate(&state, &req)
+            .await?
+            .is_some()
+        {
+            "/dashboard"
+        } else {
+            "/login"
+        };
+        return Ok(crate::http::ui::see_other(to));
+    }
+    let message = {
         "Quant is running but has no owner yet. Open the one-time setup link printed in the log when Quant started (restart Quant for a new one)."
     };
     page(
@@ -119,24 +125,12 @@ struct SetupForm {
     password_confirm: SecretString,
 }
 
-/// Refuses a form posted from another site (when the browser says so).
-fn same_origin(req: &HttpRequest) -> bool {
-    let Some(origin) = req.headers().get("origin").and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    let host = req.connection_info().host().to_string();
-    origin
-        .split_once("://")
-        .map(|(_, rest)| rest == host)
-        .unwrap_or(false)
-}
-
 async fn setup_submit(
     state: web::Data<AppState>,
     req: HttpRequest,
     form: web::Form<SetupForm>,
 ) -> Result<HttpResponse, HttpError> {
-    if !same_origin(&req) {
+    if !crate::http::csrf::same_origin(&req) {
         return Err(HttpError::Forbidden(
             "cross-site form submission refused".into(),
         ));
