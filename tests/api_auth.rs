@@ -39,6 +39,11 @@ fn set_cookie(r: &reqwest::Response) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The CSRF token that goes with a `quant_session=…` cookie pair.
+fn csrf_of(cookie: &str) -> String {
+    quant::http::csrf::for_session(cookie.split_once('=').map(|(_, v)| v).unwrap_or(""))
+}
+
 /// The `name=value` part of a Set-Cookie header, to send back as `Cookie`.
 fn cookie_pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().trim().to_string()
@@ -218,6 +223,7 @@ async fn logout_ends_the_session() {
     let r = client()
         .post(app.url("/api/v1/auth/logout"))
         .header("cookie", &cookie)
+        .header("x-csrf-token", csrf_of(cookie.as_ref()))
         .send()
         .await
         .unwrap();
@@ -233,6 +239,7 @@ async fn logout_ends_the_session() {
     let r = client()
         .post(app.url("/api/v1/auth/logout"))
         .header("cookie", &cookie)
+        .header("x-csrf-token", csrf_of(cookie.as_ref()))
         .send()
         .await
         .unwrap();
@@ -342,6 +349,7 @@ async fn pagination_parameters_and_session_ids_are_validated() {
         client()
             .delete(app.url(&format!("/api/v1/sessions/{id}")))
             .header("cookie", &owner)
+            .header("x-csrf-token", csrf_of(owner.as_ref()))
             .send()
     };
     let r = del("not-a-uuid").await.unwrap();
@@ -364,6 +372,7 @@ async fn a_session_can_be_revoked_by_id() {
     let r = client()
         .delete(app.url(&format!("/api/v1/sessions/{sid}")))
         .header("cookie", &a)
+        .header("x-csrf-token", csrf_of(a.as_ref()))
         .send()
         .await
         .unwrap();
@@ -377,6 +386,7 @@ async fn a_session_can_be_revoked_by_id() {
     let r = client()
         .delete(app.url(&format!("/api/v1/sessions/{sid}")))
         .header("cookie", &a)
+        .header("x-csrf-token", csrf_of(a.as_ref()))
         .send()
         .await
         .unwrap();
@@ -400,6 +410,7 @@ async fn a_non_owner_cannot_revoke_another_users_session() {
         let r = client()
             .delete(app.url(&format!("/api/v1/sessions/{owner_sid}")))
             .header("cookie", who)
+            .header("x-csrf-token", csrf_of(who.as_ref()))
             .send()
             .await
             .unwrap();
@@ -409,6 +420,7 @@ async fn a_non_owner_cannot_revoke_another_users_session() {
     let r = client()
         .delete(app.url(&format!("/api/v1/sessions/{office_sid}")))
         .header("cookie", &tech)
+        .header("x-csrf-token", csrf_of(tech.as_ref()))
         .send()
         .await
         .unwrap();
@@ -420,6 +432,7 @@ async fn a_non_owner_cannot_revoke_another_users_session() {
     let r = client()
         .delete(app.url(&format!("/api/v1/sessions/{office_sid}")))
         .header("cookie", &owner)
+        .header("x-csrf-token", csrf_of(owner.as_ref()))
         .send()
         .await
         .unwrap();
@@ -440,6 +453,7 @@ async fn revoke_all_by_a_non_owner_only_touches_their_own_sessions() {
     let r = client()
         .post(app.url("/api/v1/sessions/revoke-all"))
         .header("cookie", &t1)
+        .header("x-csrf-token", csrf_of(t1.as_ref()))
         .send()
         .await
         .unwrap();
@@ -464,6 +478,7 @@ async fn revoke_all_by_the_owner_logs_everyone_out() {
     let r = client()
         .post(app.url("/api/v1/sessions/revoke-all"))
         .header("cookie", &owner)
+        .header("x-csrf-token", csrf_of(owner.as_ref()))
         .send()
         .await
         .unwrap();
