@@ -28,7 +28,7 @@ pub fn thousands(n: u128) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -156,7 +156,10 @@ impl Templates {
             }
         });
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
-        env.add_function("asset", |name: String| super::assets::url(&name));
+        // Asset URLs are made here from embedded file names: safe to emit unescaped.
+        env.add_function("asset", |name: String| {
+            Value::from_safe_string(super::assets::url(&name))
+        });
         env.add_filter("money", f_money);
         env.add_filter("money_short", f_money_short);
         env.add_filter("decimal", f_decimal);
