@@ -300,7 +300,9 @@ impl Modify for Conventions {
             SESSION_SCHEME,
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 crate::http::auth::SESSION_COOKIE,
-                "The session cookie set by `POST /api/v1/auth/login`",
+                "The session cookie set by `POST /api/v1/auth/login`. State-changing requests \
+                 authenticated by it must also send `X-CSRF-Token: <csrfToken from the login \
+                 response>`; without it they get 403 `forbidden`.",
             ))),
         );
         components.add_security_scheme(
