@@ -11,7 +11,7 @@ use crate::monitor::metrics::Metrics;
 use crate::secret::{ExposeSecret, SecretString};
 use crate::telemetry::LogHandle;
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{Condition, from_fn};
+use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
 use actix_web::{HttpServer, web};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, RwLock};
@@ -32,6 +32,9 @@ pub enum AppError {
     /// Binding or serving failed.
     #[error("{0}")]
     Io(String),
+    /// TLS could not be set up (see [`crate::tls::TlsError::is_config`]).
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// Setup failed for another reason.
     #[error("{0}")]
     Other(String),
@@ -72,6 +75,8 @@ impl Default for AppOptions {
 pub struct App {
     server: Server,
     addr: SocketAddr,
+    tls: Option<crate::tls::Tls>,
+    redirect: Option<(Server, SocketAddr)>,
     state: web::Data<AppState>,
     setup_token: Option<SecretString>,
     replicator: Option<crate::replica::replicator::Replicator>,
@@ -100,9 +105,32 @@ impl App {
 
     /// Builds Quant: opens the database (applying migrations when
     /// `database.auto_migrate`), creates a setup link when there is no owner,
-    /// and binds the listener. Fails when the database cannot be opened, is
-    /// from a newer Quant, or the address cannot be bound.
+    /// and binds the listener — HTTPS when `[tls]` is on, plus the optional
+    /// HTTP → HTTPS redirect listener. Fails when TLS cannot be set up (a
+    /// bad certificate or key file: [`AppError::Tls`]), the database cannot
+    /// be opened or is from a newer Quant, or an address cannot be bound.
     pub async fn build_with(config: Config, opts: AppOptions) -> Result<App, AppError> {
+        crate::tls::install_default_provider();
+        let tls = if config.tls.enabled {
+            let (tls_cfg, dir, now) = (
+                config.tls.clone(),
+                config.database.data_dir.clone(),
+                opts.clock.now(),
+            );
+            let tls = tokio::task::spawn_blocking(move || crate::tls::setup(&tls_cfg, &dir, now))
+                .await
+                .map_err(|e| AppError::Other(e.to_string()))??;
+            tracing::info!(
+                tls_fingerprint = %tls.fingerprint,
+                cert = %tls.cert_path.display(),
+                origin = ?tls.origin,
+                not_after = %tls.not_after.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                "TLS on (TLS 1.3 and 1.2)"
+            );
+            Some(tls)
+        } else {
+            None
+        };
         let db = Db::open_async(
             config.db_path(),
             DbOptions {
@@ -154,6 +182,7 @@ impl App {
             version: VERSION,
             login_throttle: Default::default(),
             replica: replicator.as_ref().map(|r| r.shared_status()),
+            tls_fingerprint: tls.as_ref().map(|t| t.fingerprint.clone()),
         });
         if let Some(status) = &state.replica {
             let collector =
@@ -187,8 +216,17 @@ impl App {
             .local_addr()
             .map_err(|e| AppError::Io(e.to_string()))?;
 
+        // Bound before the main server starts, so a taken port fails cleanly.
+        let redirect_listener = match config.tls.redirect_addr().filter(|_| tls.is_some()) {
+            Some(at) => Some(TcpListener::bind(at).map_err(|e| {
+                AppError::Io(format!("cannot listen on {at} (tls.redirect_http): {e}"))
+            })?),
+            None => None,
+        };
+
         let data = state.clone();
         let recorder = opts.record_responses.clone().map(ResponseRecorder);
+        let hsts = tls.is_some();
         let mut server = HttpServer::new(move || {
             let mut app =
                 actix_web::App::new()
@@ -207,16 +245,29 @@ impl App {
                 ))
                 .wrap(from_fn(crate::http::middleware::security_headers))
                 .wrap(from_fn(crate::http::middleware::observe))
+                .wrap(Condition::new(
+                    hsts,
+                    DefaultHeaders::new().add((
+                        actix_web::http::header::STRICT_TRANSPORT_SECURITY,
+                        crate::tls::HSTS,
+                    )),
+                ))
         })
         .disable_signals()
         .shutdown_timeout(config.server.shutdown_timeout.as_secs().max(1));
         if config.server.workers > 0 {
             server = server.workers(config.server.workers);
         }
-        let server = server
-            .listen(listener)
-            .map_err(|e| AppError::Io(format!("cannot serve on {addr}: {e}")))?
-            .run();
+        let server = match &tls {
+            Some(t) => server.listen_rustls_0_23(listener, (*t.server_config).clone()),
+            None => server.listen(listener),
+        }
+        .map_err(|e| AppError::Io(format!("cannot serve on {addr}: {e}")))?
+        .run();
+        let redirect = match redirect_listener {
+            Some(l) => Some(redirect_server(l, addr.port(), &config)?),
+            None => None,
+        };
 
         let watcher = match opts.loader {
             Some(loader) => {
@@ -231,6 +282,8 @@ impl App {
         let app = App {
             server,
             addr,
+            tls,
+            redirect,
             state,
             setup_token,
             replicator,
@@ -241,15 +294,39 @@ impl App {
                 "No owner account exists yet. Create it here (single use, expires in {}):\n  {url}",
                 humantime::format_duration(config.auth.setup_link_ttl)
             );
+            if let Some(fp) = app.tls_fingerprint() {
+                println!(
+                    "Check that your browser shows this certificate fingerprint (SHA-256):\n  {fp}"
+                );
+            }
             tracing::warn!("no owner account yet: the one-time setup link was printed to stdout");
         }
-        tracing::info!(addr = %addr, version = VERSION, "listening");
+        if let Some((_, at)) = &app.redirect {
+            tracing::info!(addr = %at, "redirecting HTTP to HTTPS");
+        }
+        let scheme = if app.tls.is_some() { "https" } else { "http" };
+        tracing::info!(addr = %addr, scheme, version = VERSION, "listening");
         Ok(app)
     }
 
-    /// The bound port (useful with port 0).
+    /// The bound port (useful with port 0) — the HTTPS port when TLS is on.
     pub fn port(&self) -> u16 {
         self.addr.port()
+    }
+
+    /// The port of the HTTP → HTTPS redirect listener, when there is one.
+    pub fn redirect_port(&self) -> Option<u16> {
+        self.redirect.as_ref().map(|(_, a)| a.port())
+    }
+
+    /// SHA-256 fingerprint (`AB:CD:…`) of the served certificate, when TLS is on.
+    pub fn tls_fingerprint(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.fingerprint.as_str())
+    }
+
+    /// The TLS set-up in force (certificate files, origin), when TLS is on.
+    pub fn tls(&self) -> Option<&crate::tls::Tls> {
+        self.tls.as_ref()
     }
 
     /// The bound address.
@@ -277,7 +354,8 @@ impl App {
                 std::net::IpAddr::V6(v6) => format!("[{v6}]"),
                 ip => ip.to_string(),
             };
-            format!("http://{host}:{}", self.addr.port())
+            let scheme = if self.tls.is_some() { "https" } else { "http" };
+            format!("{scheme}://{host}:{}", self.addr.port())
         } else {
             cfg.server.public_url.trim_end_matches('/').to_string()
         };
@@ -287,7 +365,9 @@ impl App {
     /// Runs until stopped through [`App::handle`] (tests) — see
     /// [`App::run_until_signalled`] for the service. Fails when the server fails.
     pub async fn run_until_stopped(self) -> Result<(), AppError> {
+        let redirect = spawn_redirect(self.redirect);
         let r = self.server.await.map_err(|e| AppError::Io(e.to_string()));
+        stop_redirect(redirect).await;
         if let Some(rep) = self.replicator {
             rep.shutdown(REPLICA_FINAL_SYNC).await;
         }
@@ -317,12 +397,91 @@ impl App {
             let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
             handle.stop(true).await;
         });
+        let redirect = spawn_redirect(self.redirect);
         let r = self.server.await.map_err(|e| AppError::Io(e.to_string()));
+        stop_redirect(redirect).await;
         if let Some(rep) = self.replicator {
             rep.shutdown(REPLICA_FINAL_SYNC).await;
         }
         tracing::info!("stopped");
         r
+    }
+}
+
+/// The HTTP → HTTPS redirect server on `listener`: every request gets a
+/// 308 to the same path on `https_port` (see
+/// [`crate::tls::https_location`]); 400 without a usable `Host`. Fails when
+/// the listener cannot be served.
+fn redirect_server(
+    listener: TcpListener,
+    https_port: u16,
+    config: &Config,
+) -> Result<(Server, SocketAddr), AppError> {
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| AppError::Io(e.to_string()))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| AppError::Io(e.to_string()))?;
+    let public_url = config.server.public_url.clone();
+    let server = HttpServer::new(move || {
+        let public_url = public_url.clone();
+        actix_web::App::new().default_service(web::to(move |req: actix_web::HttpRequest| {
+            // The Host header (forwarding headers are not trusted here).
+            let host = req
+                .headers()
+                .get(actix_web::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string)
+                .or_else(|| req.uri().authority().map(|a| a.to_string()));
+            let path = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|| "/".into());
+            let location =
+                crate::tls::https_location(host.as_deref(), &path, https_port, &public_url);
+            async move {
+                match location {
+                    Some(l) => actix_web::HttpResponse::PermanentRedirect()
+                        .insert_header((actix_web::http::header::LOCATION, l))
+                        .finish(),
+                    None => actix_web::HttpResponse::BadRequest()
+                        .content_type("text/plain; charset=utf-8")
+                        .body("Use https:// and this server's name to reach Quant.\n"),
+                }
+            }
+        }))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(config.server.shutdown_timeout.as_secs().max(1))
+    .listen(listener)
+    .map_err(|e| AppError::Io(format!("cannot serve on {bound}: {e}")))?
+    .run();
+    Ok((server, bound))
+}
+
+/// Starts the redirect server (an actix `Server` only runs while polled).
+fn spawn_redirect(
+    redirect: Option<(Server, SocketAddr)>,
+) -> Option<(ServerHandle, tokio::task::JoinHandle<()>)> {
+    redirect.map(|(server, _)| {
+        let handle = server.handle();
+        let join = tokio::spawn(async move {
+            if let Err(e) = server.await {
+                tracing::error!(error = %e, "the HTTP → HTTPS redirect listener failed");
+            }
+        });
+        (handle, join)
+    })
+}
+
+/// Stops the redirect server once the main server has stopped.
+async fn stop_redirect(redirect: Option<(ServerHandle, tokio::task::JoinHandle<()>)>) {
+    if let Some((handle, join)) = redirect {
+        handle.stop(true).await;
+        let _ = join.await;
     }
 }
 

@@ -151,7 +151,11 @@ struct Fail(u8, String);
 
 impl From<AppError> for Fail {
     fn from(e: AppError) -> Self {
-        Fail(EXIT_FAILURE, e.to_string())
+        match &e {
+            // A certificate or key file named in the configuration is unusable.
+            AppError::Tls(t) if t.is_config() => Fail(EXIT_USAGE, e.to_string()),
+            _ => Fail(EXIT_FAILURE, e.to_string()),
+        }
     }
 }
 
@@ -215,6 +219,17 @@ pub fn run(cli: Cli) -> ExitCode {
         }
     };
     if let Command::CheckConfig = cli.command {
+        if config.tls.enabled && config.tls.has_paths() {
+            let t = &config.tls;
+            if let Err(e) = crate::tls::load(
+                &t.cert_path,
+                &t.key_path,
+                crate::tls::CertOrigin::Configured,
+            ) {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
         match &loader.path {
             Some(p) => println!(
                 "# configuration OK: {} (plus QUANT__* environment)",
@@ -480,7 +495,12 @@ async fn dispatch(
                 },
             )
             .await?;
-            let url = format!("http://{}", app.addr());
+            let scheme = if app.tls_fingerprint().is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            let url = format!("{scheme}://{}", app.addr());
             println!(
                 "\nQuant demo \u{2014} {} \u{2014} is running at {url}/",
                 config.business.name

@@ -38,6 +38,70 @@ pub struct Config {
     pub attachments: AttachmentsConfig,
     /// Continuous replication to S3 (off while `url` is empty).
     pub replica: ReplicaConfig,
+    /// HTTPS with rustls (off by default).
+    pub tls: TlsConfig,
+}
+
+/// `[tls]`: HTTPS. With `enabled` and no paths, Quant generates a
+/// self-signed certificate in `<data_dir>/tls/` on first start.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// Serve HTTPS (TLS 1.2 and 1.3) on `server.listen` instead of plain HTTP.
+    pub enabled: bool,
+    /// PEM certificate chain, leaf first. Empty: the generated self-signed one.
+    pub cert_path: PathBuf,
+    /// PEM private key of the leaf certificate. Set both paths or neither.
+    pub key_path: PathBuf,
+    /// Also listen here (e.g. `0.0.0.0:80`) and answer every request with a
+    /// 308 to the same host and path over HTTPS. Empty: no redirect listener.
+    pub redirect_http: String,
+}
+
+impl TlsConfig {
+    /// Both `cert_path` and `key_path` are set.
+    pub fn has_paths(&self) -> bool {
+        !self.cert_path.as_os_str().is_empty() && !self.key_path.as_os_str().is_empty()
+    }
+
+    /// The redirect listener's address, when one is configured and valid.
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect_http.trim().parse().ok()
+    }
+
+    fn validate(&self, listen: SocketAddr, v: &mut Vec<ConfigIssue>) {
+        let mut issue = |key: &str, message: String| {
+            v.push(ConfigIssue {
+                key: format!("tls.{key}"),
+                message,
+            })
+        };
+        if self.cert_path.as_os_str().is_empty() != self.key_path.as_os_str().is_empty() {
+            issue(
+                "cert_path",
+                "set both cert_path and key_path, or neither (to use a generated self-signed certificate)".into(),
+            );
+        }
+        let redirect = self.redirect_http.trim();
+        if redirect.is_empty() {
+            return;
+        }
+        match redirect.parse::<SocketAddr>() {
+            Err(_) => issue(
+                "redirect_http",
+                format!("`{redirect}` is not an address and port such as 0.0.0.0:80"),
+            ),
+            Ok(_) if !self.enabled => issue(
+                "redirect_http",
+                "redirects to HTTPS, so it needs tls.enabled = true".into(),
+            ),
+            Ok(a) if a.port() != 0 && a == listen => issue(
+                "redirect_http",
+                "must differ from server.listen (that is where HTTPS is served)".into(),
+            ),
+            Ok(_) => {}
+        }
+    }
 }
 
 /// A secret config value (an S3 secret key): `Debug` and `check-config`
@@ -746,6 +810,7 @@ impl Config {
             100 << 20,
         );
         self.replica.validate(&mut v);
+        self.tls.validate(self.server.listen, &mut v);
         v
     }
 
@@ -784,6 +849,9 @@ impl Config {
         }
         if self.replica != other.replica {
             out.push("replica");
+        }
+        if self.tls != other.tls {
+            out.push("tls");
         }
         out
     }
@@ -970,6 +1038,33 @@ mod tests {
         assert_eq!(c.replica.secret_access_key.get(), Some("s3cr3t"));
         assert_eq!(c.replica.sync_interval, Duration::from_millis(250));
         assert!(c.validate().is_empty());
+    }
+
+    #[test]
+    fn tls_keys_are_validated() {
+        let mut c = Config::default();
+        assert!(!c.tls.enabled);
+        c.tls.enabled = true;
+        assert!(
+            c.validate().is_empty(),
+            "TLS on with no paths: generated certificate"
+        );
+        c.tls.cert_path = "/etc/quant/cert.pem".into();
+        c.tls.redirect_http = "0.0.0.0:eighty".into();
+        let keys: Vec<_> = c.validate().into_iter().map(|i| i.key).collect();
+        assert_eq!(keys, ["tls.cert_path", "tls.redirect_http"]);
+        c.tls.key_path = "/etc/quant/key.pem".into();
+        c.tls.redirect_http = "0.0.0.0:80".into();
+        assert!(c.validate().is_empty(), "{:?}", c.validate());
+        assert!(c.tls.has_paths());
+        assert_eq!(c.tls.redirect_addr(), Some("0.0.0.0:80".parse().unwrap()));
+        c.tls.redirect_http = c.server.listen.to_string();
+        assert_eq!(c.validate()[0].key, "tls.redirect_http");
+        c.tls.enabled = false;
+        c.tls.redirect_http = "0.0.0.0:80".into();
+        let issues = c.validate();
+        assert_eq!(issues.len(), 1);
+        assert!(issues[0].message.contains("tls.enabled"), "{issues:?}");
     }
 
     #[test]

@@ -34,3 +34,5 @@ pub mod replica;
 pub mod secret;
 /// tracing setup: JSON lines or human format, reloadable level.
 pub mod telemetry;
+/// TLS with rustls: certificate loading, first-boot self-signed certificate, fingerprint.
+pub mod tls;

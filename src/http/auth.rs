@@ -202,12 +202,19 @@ impl<P: Policy + 'static> FromRequest for Authed<P> {
     }
 }
 
+/// Whether cookies get the `Secure` attribute: Quant serves HTTPS itself
+/// (`tls.enabled`) or people reach it over HTTPS (`server.public_url`
+/// starts with `https://`, e.g. behind a TLS proxy). Every cookie Quant sets
+/// should use this.
+pub fn secure_cookies(config: &crate::config::Config) -> bool {
+    config.tls.enabled || config.server.public_url.starts_with("https://")
+}
+
 /// The session cookie carrying `token`, valid for `auth.session_ttl`.
-/// `HttpOnly`, `SameSite=Lax`, path `/`; `Secure` when people reach Quant
-/// over HTTPS (`server.public_url` starts with `https://`).
+/// `HttpOnly`, `SameSite=Lax`, path `/`; `Secure` per [`secure_cookies`].
 pub fn session_cookie(token: &str, config: &crate::config::Config) -> Cookie<'static> {
     let ttl = config.auth.session_ttl;
-    let secure = config.server.public_url.starts_with("https://");
+    let secure = secure_cookies(config);
     Cookie::build(SESSION_COOKIE, token.to_string())
         .path("/")
         .http_only(true)
@@ -219,12 +226,14 @@ pub fn session_cookie(token: &str, config: &crate::config::Config) -> Cookie<'st
         .finish()
 }
 
-/// A cookie that deletes the session cookie.
-pub fn clear_session_cookie() -> Cookie<'static> {
+/// A cookie that deletes the session cookie (with the same attributes,
+/// `Secure` per [`secure_cookies`]).
+pub fn clear_session_cookie(config: &crate::config::Config) -> Cookie<'static> {
     let mut c = Cookie::build(SESSION_COOKIE, "")
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
+        .secure(secure_cookies(config))
         .finish();
     c.make_removal();
     c
@@ -344,4 +353,37 @@ pub async fn password_login(
     state.login_throttle.succeeded(email.as_str());
     let (token, expires, session_id) = start_session(state, req, user.id.clone()).await?;
     Ok((user, token, expires, session_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_secure_with_tls_or_an_https_public_url() {
+        let mut c = crate::config::Config::default();
+        let secure = |c: &crate::config::Config| {
+            (
+                session_cookie("t", c).secure(),
+                clear_session_cookie(c).secure(),
+            )
+        };
+        assert_eq!(
+            secure(&c),
+            (Some(false), Some(false)),
+            "plain HTTP: no Secure"
+        );
+        c.tls.enabled = true;
+        assert_eq!(secure(&c), (Some(true), Some(true)), "TLS on");
+        c.tls.enabled = false;
+        c.server.public_url = "https://quant.example.com".into();
+        assert_eq!(
+            secure(&c),
+            (Some(true), Some(true)),
+            "behind an HTTPS proxy"
+        );
+        let cleared = clear_session_cookie(&c);
+        assert_eq!(cleared.value(), "");
+        assert_eq!(cleared.http_only(), Some(true));
+    }
 }

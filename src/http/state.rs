@@ -37,6 +37,8 @@ pub struct AppState {
     pub login_throttle: super::throttle::LoginThrottle,
     /// The replicator's status, when `[replica]` is on.
     pub replica: Option<crate::replica::replicator::SharedStatus>,
+    /// SHA-256 fingerprint of the served TLS certificate (`AB:CD:…`), when TLS is on.
+    pub tls_fingerprint: Option<String>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -162,7 +162,7 @@ async fn logout(
             .await?;
     }
     Ok(HttpResponse::NoContent()
-        .cookie(clear_session_cookie())
+        .cookie(clear_session_cookie(&state.config()))
         .finish())
 }
 
@@ -316,7 +316,7 @@ async fn revoke_all_sessions(
         .await?;
     tracing::info!(revoked = n, by = %who.user.id, "sessions revoked");
     Ok(HttpResponse::Ok()
-        .cookie(clear_session_cookie())
+        .cookie(clear_session_cookie(&state.config()))
         .json(Revoked { revoked: n }))
 }
 

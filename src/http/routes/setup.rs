@@ -107,11 +107,12 @@ async fn setup_form(
         return invalid_link(&state);
     }
     let min_password = state.config().auth.min_password_length;
+    let tls_fingerprint = state.tls_fingerprint.clone();
     page(
         &state,
         StatusCode::OK,
         "setup.html",
-        context! { token, name => "", email => "", errors => BTreeMap::<String, String>::new(), min_password },
+        context! { token, name => "", email => "", errors => BTreeMap::<String, String>::new(), min_password, tls_fingerprint },
     )
 }
 
@@ -140,12 +141,13 @@ async fn setup_submit(
         return invalid_link(&state);
     }
     let min_password = state.config().auth.min_password_length;
+    let tls_fingerprint = state.tls_fingerprint.clone();
     let rerender = |errors: BTreeMap<String, String>| {
         page(
             &state,
             StatusCode::BAD_REQUEST,
             "setup.html",
-            context! { token => form.token.clone(), name => form.name.clone(), email => form.email.clone(), errors, min_password },
+            context! { token => form.token.clone(), name => form.name.clone(), email => form.email.clone(), errors, min_password, tls_fingerprint => tls_fingerprint.clone() },
         )
     };
     if form.password.expose_secret() != form.password_confirm.expose_secret() {

@@ -41,7 +41,7 @@ fn login_page(
     next: &str,
     error: Option<String>,
 ) -> Result<HttpResponse, UiError> {
-    let secure = state.config().server.public_url.starts_with("https://");
+    let secure = crate::http::auth::secure_cookies(&state.config());
     let (csrf, cookie) = crate::http::csrf::token(req, secure);
     let mut res = render_status(
         state,
@@ -157,7 +157,7 @@ async fn logout(
             .await?;
     }
     let mut res = flash_redirect("/login", "You are signed out.");
-    res.add_cookie(&clear_session_cookie())
+    res.add_cookie(&clear_session_cookie(&state.config()))
         .map_err(|e| HttpError::Internal(format!("cookie: {e}")))?;
     Ok(res)
 }

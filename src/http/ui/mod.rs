@@ -205,6 +205,11 @@ pub fn see_other(to: &str) -> HttpResponse {
 
 /// A 303 to `to` that shows `message` once on the next page.
 pub fn flash_redirect(to: &str, message: &str) -> HttpResponse {
+    flash_redirect_secure(to, message, false)
+}
+
+/// [`flash_redirect`] with the cookie marked `Secure` (when serving TLS).
+pub fn flash_redirect_secure(to: &str, message: &str, secure: bool) -> HttpResponse {
     use base64::Engine;
     let mut msg = message.to_string();
     if msg.len() > 300 {
@@ -219,6 +224,7 @@ pub fn flash_redirect(to: &str, message: &str) -> HttpResponse {
     let cookie = Cookie::build(FLASH_COOKIE, value)
         .path("/")
         .http_only(true)
+        .secure(secure)
         .same_site(SameSite::Lax)
         .finish();
     if let Err(e) = res.add_cookie(&cookie) {
