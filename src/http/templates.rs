@@ -231,6 +231,47 @@ mod tests {
         }
     }
 
+    /// The Content-Security-Policy allows no inline script, style or event
+    /// handler; a template that used one would silently break in browsers.
+    #[test]
+    fn no_template_uses_inline_script_style_or_handlers() {
+        for name in Embedded::iter() {
+            let file = Embedded::get(&name).unwrap();
+            let src = String::from_utf8_lossy(&file.data).to_lowercase();
+            for bad in ["<script>", "<script ", "<style", " style=\"", "javascript:"] {
+                if bad == "<script " {
+                    // Only external scripts: every <script …> must have a src.
+                    for (i, _) in src.match_indices(bad) {
+                        let tag = &src[i..src[i..].find('>').map_or(src.len(), |e| i + e)];
+                        assert!(tag.contains("src="), "{name}: inline script {tag}");
+                    }
+                    continue;
+                }
+                assert!(!src.contains(bad), "{name} contains {bad:?}");
+            }
+            assert_no_event_handlers(&name, &src);
+        }
+    }
+
+    /// Flags ` on<event>=` attributes.
+    fn assert_no_event_handlers(name: &str, src: &str) {
+        let bytes = src.as_bytes();
+        for (i, _) in src.match_indices(" on") {
+            let rest = &bytes[i + 3..];
+            let word: Vec<u8> = rest
+                .iter()
+                .take_while(|b| b.is_ascii_lowercase())
+                .copied()
+                .collect();
+            if !word.is_empty() && rest.get(word.len()) == Some(&b'=') {
+                panic!(
+                    "{name}: inline event handler on{}",
+                    String::from_utf8_lossy(&word)
+                );
+            }
+        }
+    }
+
     #[test]
     fn money_formats() {
         assert_eq!(money(0), "$0.00");
