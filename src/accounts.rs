@@ -41,16 +41,27 @@ async fn hash_off_runtime(password: SecretString) -> Result<String, AccountError
 }
 
 /// Validates a new user's e-mail, name and password and hashes the password.
-/// Returns (e-mail, trimmed name, argon2id hash); fails with field errors.
+/// Returns (e-mail, trimmed name, argon2id hash); fails with the field errors
+/// of every bad field at once.
 async fn prepare_user(
     email: &str,
     name: &str,
     password: SecretString,
     min_password_len: usize,
 ) -> Result<(Email, String, String), AccountError> {
-    let email = Email::parse(email)?;
-    let name = check_name(name)?;
-    check_new_password(password.expose_secret(), min_password_len)?;
+    let mut fields = crate::domain::FieldErrors::new();
+    let mut keep = |e: DomainError| match e {
+        DomainError::Validation(f) => fields.extend(f),
+        DomainError::Conflict(m) => {
+            fields.insert("form".into(), m);
+        }
+    };
+    let email = Email::parse(email).map_err(&mut keep).ok();
+    let name = check_name(name).map_err(&mut keep).ok();
+    let _ = check_new_password(password.expose_secret(), min_password_len).map_err(&mut keep);
+    let (Some(email), Some(name), true) = (email, name, fields.is_empty()) else {
+        return Err(DomainError::Validation(fields).into());
+    };
     let hash = hash_off_runtime(password).await?;
     Ok((email, name, hash))
 }
@@ -246,4 +257,127 @@ pub async fn change_password(
     db.write(move |c| repo::set_password(c, &id, &hash, now))
         .await?;
     Ok(())
+}
+
+/// A user to create, as the owner entered it (checked by [`create_user_as`]).
+#[derive(Debug)]
+pub struct NewAccount {
+    /// E-mail address (the login).
+    pub email: String,
+    /// Display name (may be empty).
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Initial password.
+    pub password: SecretString,
+}
+
+/// [`create_user`] on behalf of `actor` (the owner, from the web UI or the
+/// API), recorded in the audit log as a `user` `create`. Fails like
+/// [`create_user`]: field errors (`email`, `name`, `password`), or a
+/// conflict when the e-mail is taken.
+pub async fn create_user_as(
+    db: &Db,
+    clock: &SharedClock,
+    actor: &crate::db::audit::Actor,
+    new: NewAccount,
+    min_password_len: usize,
+) -> Result<UserRow, AccountError> {
+    let role = new.role;
+    let (email, name, hash) =
+        prepare_user(&new.email, &new.name, new.password, min_password_len).await?;
+    let now = clock.now();
+    let id = new_id(now).to_string();
+    let actor = actor.clone();
+    Ok(db
+        .write(move |c| {
+            let user = repo::insert_user(
+                c,
+                &repo::NewUser {
+                    id: &id,
+                    email: email.as_str(),
+                    name: &name,
+                    password_hash: &hash,
+                    role,
+                },
+                now,
+            )?;
+            let after = serde_json::to_value(repo::UserView::from(&user)).unwrap_or_default();
+            crate::db::audit::record(
+                c,
+                &actor,
+                now,
+                crate::db::audit::Change {
+                    entity: "user",
+                    entity_id: &user.id,
+                    action: "create",
+                    before: &serde_json::Value::Null,
+                    after: &after,
+                },
+            )?;
+            Ok(user)
+        })
+        .await?)
+}
+
+/// What [`update_user`] may change; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct UserChanges {
+    /// Display name (at most 200 characters).
+    pub name: Option<String>,
+    /// Role.
+    pub role: Option<Role>,
+    /// Activate (`true`) or deactivate (`false`).
+    pub active: Option<bool>,
+    /// A new password (a reset by the owner).
+    pub password: Option<SecretString>,
+}
+
+/// Changes user `id` on behalf of `actor`: name, role, active, password.
+/// Deactivation and a password reset end the user's sessions; an inactive
+/// user's API tokens are refused until they are reactivated. Fails with field
+/// errors (`name`, `password`) for bad input, `NotFound` for an unknown user,
+/// and `Rejected` (409) when the actor would deactivate themself, change
+/// their own role, or leave the business without an active owner.
+pub async fn update_user(
+    db: &Db,
+    clock: &SharedClock,
+    actor: &crate::db::audit::Actor,
+    id: &str,
+    changes: UserChanges,
+    min_password_len: usize,
+) -> Result<UserRow, AccountError> {
+    let mut fields = crate::domain::FieldErrors::new();
+    let name = match changes.name.as_deref().map(check_name).transpose() {
+        Ok(n) => n,
+        Err(DomainError::Validation(f)) => {
+            fields.extend(f);
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(p) = &changes.password
+        && let Err(DomainError::Validation(f)) =
+            check_new_password(p.expose_secret(), min_password_len)
+    {
+        fields.extend(f);
+    }
+    if !fields.is_empty() {
+        return Err(DomainError::Validation(fields).into());
+    }
+    let password_hash = match changes.password {
+        Some(p) => Some(hash_off_runtime(p).await?),
+        None => None,
+    };
+    let up = repo::UserUpdate {
+        name,
+        role: changes.role,
+        active: changes.active,
+        password_hash,
+    };
+    let now = clock.now();
+    let (actor, id) = (actor.clone(), id.to_string());
+    Ok(db
+        .write(move |c| repo::update_user(c, &actor, &id, &up, now))
+        .await?)
 }

@@ -483,3 +483,416 @@ pub fn consume_setup_token(
     )?;
     Ok(())
 }
+
+/// A user with their activity, as the owner's user list shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSummary {
+    #[serde(flatten)]
+    /// The user.
+    pub user: UserView,
+    /// Their latest request through any session or API token; `null` when
+    /// they never signed in or used a token.
+    #[schema(format = DateTime)]
+    pub last_seen_at: Option<String>,
+    /// Live (unrevoked, unexpired) sessions.
+    pub live_sessions: i64,
+    /// Live (unrevoked) API tokens.
+    pub live_tokens: i64,
+}
+
+/// One page of users — active first, then owners, office staff and
+/// technicians, then by name and e-mail — with their activity at `now`, and
+/// the number of users. Fails only on database errors.
+pub fn list_users(
+    c: &Connection,
+    now: DateTime<Utc>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<UserSummary>, i64), DbError> {
+    let total: i64 = c.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
+    let mut st = c.prepare(&format!(
+        "SELECT {USER_COLS},
+                (SELECT max(s.last_seen_at) FROM sessions s WHERE s.user_id = u.id),
+                (SELECT max(t.last_used_at) FROM api_tokens t WHERE t.user_id = u.id),
+                (SELECT count(*) FROM sessions s
+                  WHERE s.user_id = u.id AND s.revoked_at IS NULL AND s.expires_at > ?1),
+                (SELECT count(*) FROM api_tokens t WHERE t.user_id = u.id AND t.revoked_at IS NULL)
+         FROM users u
+         ORDER BY u.active DESC,
+                  CASE u.role WHEN 'owner' THEN 0 WHEN 'office' THEN 1 ELSE 2 END,
+                  lower(u.name), u.email
+         LIMIT ?2 OFFSET ?3"
+    ))?;
+    let rows = st.query_map(params![format_ts(now), limit, offset], |r| {
+        let user = user_from(r, 0)?;
+        let session: Option<String> = r.get(7)?;
+        let token: Option<String> = r.get(8)?;
+        Ok(UserSummary {
+            user: UserView::from(&user),
+            last_seen_at: session.max(token),
+            live_sessions: r.get(9)?,
+            live_tokens: r.get(10)?,
+        })
+    })?;
+    Ok((rows.collect::<Result<_, _>>()?, total))
+}
+
+/// Number of active owners.
+pub fn active_owners(c: &Connection) -> Result<i64, DbError> {
+    Ok(c.query_row(
+        "SELECT count(*) FROM users WHERE role = 'owner' AND active = 1",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// What [`update_user`] changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    /// New display name (already checked).
+    pub name: Option<String>,
+    /// New role.
+    pub role: Option<Role>,
+    /// Activate or deactivate.
+    pub active: Option<bool>,
+    /// New argon2id password hash (a reset).
+    pub password_hash: Option<String>,
+}
+
+/// Changes user `id` on behalf of `actor` and records it in the audit log
+/// (`update`, and `reset_password` for a new password). Deactivating a user
+/// revokes their sessions (their API tokens stop working while they are
+/// inactive: [`token_user`] requires an active user); a password reset
+/// revokes their sessions too. Fails with [`DbError::NotFound`] for an
+/// unknown user, and [`DbError::Rejected`] (409) when the actor would
+/// deactivate themself or change their own role, or the change would leave
+/// no active owner.
+pub fn update_user(
+    c: &Connection,
+    actor: &super::audit::Actor,
+    id: &str,
+    up: &UserUpdate,
+    now: DateTime<Utc>,
+) -> Result<UserRow, DbError> {
+    let before = user_by_id(c, id)?.ok_or(DbError::NotFound)?;
+    let myself = actor.user_id.as_deref() == Some(id);
+    let role = up.role.unwrap_or(before.role);
+    let active = up.active.unwrap_or(before.active);
+    if myself && !active {
+        return Err(DbError::Rejected(
+            "you cannot deactivate your own account".into(),
+        ));
+    }
+    if myself && role != before.role {
+        return Err(DbError::Rejected(
+            "you cannot change your own role; another owner can".into(),
+        ));
+    }
+    let was_owner = before.active && before.role == Role::Owner;
+    let stays_owner = active && role == Role::Owner;
+    if was_owner && !stays_owner && active_owners(c)? <= 1 {
+        return Err(DbError::Rejected(format!(
+            "{} is the last active owner; make another user an owner first",
+            before.email
+        )));
+    }
+    let name = up.name.clone().unwrap_or_else(|| before.name.clone());
+    let ts = format_ts(now);
+    c.execute(
+        "UPDATE users SET name = ?2, role = ?3, active = ?4, updated_at = ?5 WHERE id = ?1",
+        params![id, name, role.as_str(), active, ts],
+    )?;
+    if before.active && !active {
+        revoke_sessions(c, Some(id), now)?;
+    }
+    let after = user_by_id(c, id)?.ok_or(DbError::NotFound)?;
+    let (b, a) = (
+        serde_json::to_value(UserView::from(&before)).unwrap_or_default(),
+        serde_json::to_value(UserView::from(&after)).unwrap_or_default(),
+    );
+    if b != a {
+        super::audit::record(
+            c,
+            actor,
+            now,
+            super::audit::Change {
+                entity: "user",
+                entity_id: id,
+                action: "update",
+                before: &b,
+                after: &a,
+            },
+        )?;
+    }
+    if let Some(hash) = &up.password_hash {
+        set_password(c, id, hash, now)?;
+        super::audit::record(
+            c,
+            actor,
+            now,
+            super::audit::Change {
+                entity: "user",
+                entity_id: id,
+                action: "reset_password",
+                before: &serde_json::Value::Null,
+                after: &serde_json::Value::Null,
+            },
+        )?;
+    }
+    Ok(after)
+}
+
+/// Revokes every live session except `keep` (the caller's own). Returns how
+/// many were revoked.
+pub fn revoke_other_sessions(
+    c: &Connection,
+    keep: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, DbError> {
+    Ok(c.execute(
+        "UPDATE sessions SET revoked_at = ?1 WHERE revoked_at IS NULL AND id <> ?2",
+        params![format_ts(now), keep],
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::audit::Actor;
+
+    fn conn() -> Connection {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::db::migrations::apply_pending(&mut c, Utc::now()).unwrap();
+        c
+    }
+
+    fn add(c: &Connection, id: &str, email: &str, name: &str, role: Role, now: DateTime<Utc>) {
+        insert_user(
+            c,
+            &NewUser {
+                id,
+                email,
+                name,
+                password_hash: "x",
+                role,
+            },
+            now,
+        )
+        .unwrap();
+    }
+
+    fn actor(id: &str) -> Actor {
+        Actor {
+            user_id: Some(id.into()),
+            label: format!("{id}@x.example"),
+            request_id: None,
+        }
+    }
+
+    fn session(c: &Connection, id: &str, user: &str, now: DateTime<Utc>) {
+        insert_session(
+            c,
+            &NewSession {
+                id,
+                token_hash: &format!("h-{id}"),
+                user_id: user,
+                expires_at: now + chrono::Duration::days(1),
+                ip: None,
+                user_agent: None,
+            },
+            now,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn users_are_listed_active_first_by_role_with_activity() {
+        let c = conn();
+        let t0 = Utc::now();
+        add(&c, "t", "t@x.example", "Tech", Role::Technician, t0);
+        add(&c, "o", "o@x.example", "Zed Owner", Role::Owner, t0);
+        add(&c, "f", "f@x.example", "Office", Role::Office, t0);
+        add(&c, "g", "g@x.example", "Gone", Role::Office, t0);
+        c.execute("UPDATE users SET active = 0 WHERE id = 'g'", [])
+            .unwrap();
+        session(&c, "s1", "t", t0);
+        let later = t0 + chrono::Duration::minutes(10);
+        touch_session(&c, "s1", later).unwrap();
+        insert_token(&c, "k1", "f", "ci", "th", t0).unwrap();
+        touch_token(&c, "k1", t0 + chrono::Duration::minutes(20)).unwrap();
+
+        let (rows, total) = list_users(&c, t0, 10, 0).unwrap();
+        assert_eq!(total, 4);
+        let ids: Vec<&str> = rows.iter().map(|r| r.user.id.as_str()).collect();
+        assert_eq!(ids, ["o", "f", "t", "g"]);
+        assert_eq!(rows[0].last_seen_at, None);
+        assert_eq!(rows[2].last_seen_at, Some(format_ts(later)));
+        assert_eq!(rows[2].live_sessions, 1);
+        assert_eq!(
+            rows[1].last_seen_at,
+            Some(format_ts(t0 + chrono::Duration::minutes(20)))
+        );
+        assert_eq!(rows[1].live_tokens, 1);
+        let (page, _) = list_users(&c, t0, 2, 2).unwrap();
+        assert_eq!(page.len(), 2);
+        assert_eq!(page[0].user.id, "t");
+        // Expired sessions are not live.
+        let (rows, _) = list_users(&c, t0 + chrono::Duration::days(2), 10, 0).unwrap();
+        assert_eq!(rows[2].live_sessions, 0);
+    }
+
+    #[test]
+    fn deactivating_revokes_sessions_and_blocks_tokens_and_is_audited() {
+        let c = conn();
+        let now = Utc::now();
+        add(&c, "o", "o@x.example", "Owner", Role::Owner, now);
+        add(&c, "t", "t@x.example", "Tech", Role::Technician, now);
+        session(&c, "s1", "t", now);
+        insert_token(&c, "k1", "t", "phone", "tok", now).unwrap();
+        assert!(session_user(&c, "h-s1", now).unwrap().is_some());
+        assert!(token_user(&c, "tok").unwrap().is_some());
+
+        let off = UserUpdate {
+            active: Some(false),
+            ..UserUpdate::default()
+        };
+        let u = update_user(&c, &actor("o"), "t", &off, now).unwrap();
+        assert!(!u.active);
+        assert!(session_user(&c, "h-s1", now).unwrap().is_none());
+        assert!(token_user(&c, "tok").unwrap().is_none());
+
+        let on = UserUpdate {
+            active: Some(true),
+            name: Some("Tech Two".into()),
+            ..UserUpdate::default()
+        };
+        let u = update_user(&c, &actor("o"), "t", &on, now).unwrap();
+        assert!(u.active);
+        assert_eq!(u.name, "Tech Two");
+        // The session stays revoked; the token works again.
+        assert!(session_user(&c, "h-s1", now).unwrap().is_none());
+        assert!(token_user(&c, "tok").unwrap().is_some());
+
+        let audit: Vec<(String, String, String)> = c
+            .prepare("SELECT action, actor, diff FROM audit_log WHERE entity = 'user' AND entity_id = 't' ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(audit.len(), 2);
+        assert_eq!(audit[0].0, "update");
+        assert_eq!(audit[0].1, "o@x.example");
+        assert!(audit[0].2.contains("\"active\""), "{}", audit[0].2);
+        assert!(audit[1].2.contains("Tech Two"));
+        // No change, no record.
+        update_user(&c, &actor("o"), "t", &UserUpdate::default(), now).unwrap();
+        let n: i64 = c
+            .query_row(
+                "SELECT count(*) FROM audit_log WHERE entity = 'user'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn owners_cannot_lock_themselves_or_everyone_out() {
+        let c = conn();
+        let now = Utc::now();
+        add(&c, "o", "o@x.example", "Owner", Role::Owner, now);
+        add(&c, "p", "p@x.example", "Partner", Role::Office, now);
+        let deactivate = UserUpdate {
+            active: Some(false),
+            ..UserUpdate::default()
+        };
+        let demote = UserUpdate {
+            role: Some(Role::Office),
+            ..UserUpdate::default()
+        };
+        for up in [&deactivate, &demote] {
+            assert!(matches!(
+                update_user(&c, &actor("o"), "o", up, now),
+                Err(DbError::Rejected(_))
+            ));
+        }
+        // Someone else (e.g. the system) cannot remove the last owner either.
+        let err = update_user(&c, &Actor::system(), "o", &demote, now).unwrap_err();
+        assert!(
+            matches!(&err, DbError::Rejected(m) if m.contains("last active owner")),
+            "{err}"
+        );
+        // With a second owner, the first can be demoted by them.
+        let promote = UserUpdate {
+            role: Some(Role::Owner),
+            ..UserUpdate::default()
+        };
+        update_user(&c, &actor("o"), "p", &promote, now).unwrap();
+        assert_eq!(active_owners(&c).unwrap(), 2);
+        let u = update_user(&c, &actor("p"), "o", &deactivate, now).unwrap();
+        assert!(!u.active);
+        assert_eq!(active_owners(&c).unwrap(), 1);
+        assert!(matches!(
+            update_user(&c, &actor("o"), "nobody", &deactivate, now),
+            Err(DbError::NotFound)
+        ));
+        // An inactive owner may be reactivated.
+        update_user(
+            &c,
+            &actor("p"),
+            "o",
+            &UserUpdate {
+                active: Some(true),
+                ..UserUpdate::default()
+            },
+            now,
+        )
+        .unwrap();
+        assert_eq!(active_owners(&c).unwrap(), 2);
+    }
+
+    #[test]
+    fn a_reset_revokes_sessions_and_is_audited() {
+        let c = conn();
+        let now = Utc::now();
+        add(&c, "o", "o@x.example", "Owner", Role::Owner, now);
+        add(&c, "t", "t@x.example", "Tech", Role::Technician, now);
+        session(&c, "s1", "t", now);
+        let up = UserUpdate {
+            password_hash: Some("new-hash".into()),
+            ..UserUpdate::default()
+        };
+        update_user(&c, &actor("o"), "t", &up, now).unwrap();
+        assert_eq!(
+            user_by_id(&c, "t").unwrap().unwrap().password_hash,
+            "new-hash"
+        );
+        assert!(session_user(&c, "h-s1", now).unwrap().is_none());
+        let action: String = c
+            .query_row(
+                "SELECT action FROM audit_log WHERE entity_id = 't'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(action, "reset_password");
+    }
+
+    #[test]
+    fn everyone_but_the_caller_is_logged_out() {
+        let c = conn();
+        let now = Utc::now();
+        add(&c, "o", "o@x.example", "Owner", Role::Owner, now);
+        add(&c, "t", "t@x.example", "Tech", Role::Technician, now);
+        session(&c, "mine", "o", now);
+        session(&c, "other-device", "o", now);
+        session(&c, "theirs", "t", now);
+        assert_eq!(revoke_other_sessions(&c, "mine", now).unwrap(), 2);
+        assert!(session_user(&c, "h-mine", now).unwrap().is_some());
+        assert!(session_user(&c, "h-other-device", now).unwrap().is_none());
+        assert!(session_user(&c, "h-theirs", now).unwrap().is_none());
+        assert_eq!(revoke_other_sessions(&c, "mine", now).unwrap(), 0);
+    }
+}

@@ -60,6 +60,9 @@ header, and over the per-IP rate limit every `/api` route answers 429 `rate_limi
         routes::api::list_tokens,
         routes::api::create_token,
         routes::api::revoke_token,
+        routes::users::list,
+        routes::users::create,
+        routes::users::update,
         routes::customers::list,
         routes::customers::create,
         routes::customers::get,
@@ -128,6 +131,7 @@ header, and over the per-IP rate limit every `/api` route answers 429 `rate_limi
     tags(
         (name = "system", description = "Health, readiness, metrics and this document; no authentication"),
         (name = "auth", description = "Log in and out, the current user, sessions and API tokens"),
+        (name = "users", description = "Users, their roles and access (owner)"),
         (name = "customers", description = "Customers and their contacts (owner, office)"),
         (name = "leads", description = "Leads and their conversion (owner, office)"),
         (name = "work-orders", description = "Work orders and their transitions"),

@@ -61,6 +61,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         resource("/tokens/{id}", "DELETE").route(web::delete().to(revoke_token)),
                     )
                     .configure(super::customers::configure)
+                    .configure(super::users::configure)
                     .configure(super::attachments::configure)
                     .configure(super::employees::configure)
                     .configure(super::equipment::configure)

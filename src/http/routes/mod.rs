@@ -14,4 +14,5 @@ pub mod invoices;
 pub mod leads;
 pub mod setup;
 pub mod system;
+pub mod users;
 pub mod work_orders;

@@ -17,7 +17,10 @@
 //! [`crate::http::middleware::security_headers`].
 
 pub mod account;
+pub mod admin;
+pub mod charts;
 pub mod dashboard;
+pub mod insights;
 
 use super::auth::{Authed, Policy};
 use super::error::HttpError;
@@ -34,7 +37,9 @@ use std::marker::PhantomData;
 /// Registers every page.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     account::configure(cfg);
+    admin::configure(cfg);
     dashboard::configure(cfg);
+    insights::configure(cfg);
 }
 
 /// Largest URL-encoded form body accepted (bytes).
