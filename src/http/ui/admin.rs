@@ -824,7 +824,7 @@ async fn revoke_session(
     tracing::info!(session_id = %id, by = %who.user.id, "session revoked (web)");
     if current.as_deref() == Some(id.as_str()) {
         let mut res = flash_redirect("/login", "You ended your own session. Sign in again.");
-        res.add_cookie(&crate::http::auth::clear_session_cookie())
+        res.add_cookie(&crate::http::auth::clear_session_cookie(&state.config()))
             .map_err(|e| HttpError::Internal(format!("cookie: {e}")))?;
         return Ok(res);
     }
