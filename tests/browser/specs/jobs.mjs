@@ -28,6 +28,8 @@ async function kpis(t, page, today) {
 async function shotHere(t, page, name) {
   for (const vp of [PHONE, DESKTOP]) {
     await page.setViewportSize(vp);
+    // The menu starts open only on wide screens (app.js), as after a load.
+    await page.evaluate((wide) => { const m = document.querySelector("details.menu"); if (m) { m.open = wide; } }, vp.width >= 900);
     await t.shot(page, name);
   }
 }
