@@ -273,6 +273,48 @@ pub fn find_match(
     Ok(None)
 }
 
+/// The oldest customer whose name is exactly `name` (trimmed, compared
+/// case-insensitively), if any. Fails only on database errors.
+pub fn find_by_name(c: &Connection, name: &str) -> Result<Option<Customer>, DbError> {
+    optional(c.query_row(
+        &format!(
+            "SELECT {COLS} FROM customers WHERE name = ?1 COLLATE NOCASE
+             ORDER BY created_at, id LIMIT 1"
+        ),
+        [name.trim()],
+        from_row,
+    ))
+}
+
+/// The customer a form typed as `fields.name` means: the one with id `hint`
+/// (a suggestion the user picked) when it exists and has that name, else the
+/// oldest customer with exactly that name (case-insensitive), else a new
+/// customer with `fields` and id `new_id` (inserted and audited here, so call
+/// it in the write that uses the customer). Returns the customer and whether
+/// it was created. Fails only on database errors.
+pub fn pick_or_create(
+    c: &Connection,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    hint: Option<&str>,
+    fields: CustomerFields,
+    new_id: &str,
+) -> Result<(Customer, bool), DbError> {
+    let same_name = |cust: &Customer| {
+        cust.fields.name.trim().to_lowercase() == fields.name.trim().to_lowercase()
+    };
+    if let Some(id) = hint
+        && let Some(cust) = get(c, id)?
+        && same_name(&cust)
+    {
+        return Ok((cust, false));
+    }
+    if let Some(cust) = find_by_name(c, &fields.name)? {
+        return Ok((cust, false));
+    }
+    insert(c, actor, new_id, fields, now).map(|cust| (cust, true))
+}
+
 const CONTACT_COLS: &str = "id, customer_id, name, role, email, phone, created_at, updated_at";
 
 fn contact_from(r: &Row<'_>) -> rusqlite::Result<Contact> {

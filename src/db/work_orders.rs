@@ -923,6 +923,15 @@ pub fn list(
     Ok((rows.collect::<Result<_, _>>()?, total))
 }
 
+/// The service types work orders have used, alphabetically (at most 200),
+/// for suggestions in forms. Fails only on database errors.
+pub fn service_types(c: &Connection) -> Result<Vec<String>, DbError> {
+    let mut st =
+        c.prepare_cached("SELECT DISTINCT service_type FROM work_orders ORDER BY 1 LIMIT 200")?;
+    let rows = st.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,7 +42,10 @@ fn visibility_error(e: DbError) -> HttpError {
     }
 }
 
-async fn visible(
+/// Checks that `user` may see work order `work_order_id` (staff, or the
+/// technician it is assigned to) and returns its status. Fails with 404 for
+/// an unknown work order, 403 for another technician's.
+pub(crate) async fn visible(
     state: &AppState,
     work_order_id: &str,
     user: &UserRow,
@@ -163,6 +166,25 @@ async fn upload(
     visible(&state, &work_order_id, &who.user).await?;
     let limit = state.config().attachments.max_bytes;
     let bytes = read_upload(&req, payload, limit).await?;
+    let att = store(&state, who.actor(), work_order_id, q.kind, bytes).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, att.url.clone()))
+        .json(att))
+}
+
+/// Checks `bytes` (JPEG, PNG or WebP by content, decodable within limits),
+/// stores the original and a thumbnail in the blob store and records the
+/// attachment (audited) on work order `work_order_id`. The caller has
+/// checked that the user may see the work order and the size limit. Fails
+/// with a `file` validation error for an unsupported or unreadable image,
+/// 404 for an unknown work order, 409 for a cancelled one.
+pub(crate) async fn store(
+    state: &AppState,
+    actor: crate::db::audit::Actor,
+    work_order_id: String,
+    kind: Kind,
+    bytes: Vec<u8>,
+) -> Result<crate::db::attachments::Attachment, HttpError> {
     let blobs = state.blobs.clone();
     let stored = tokio::task::spawn_blocking(move || -> Result<_, HttpError> {
         let p = crate::media::process(&bytes)
@@ -182,7 +204,7 @@ async fn upload(
     let new = NewAttachment {
         id: new_id(now).to_string(),
         work_order_id,
-        kind: q.kind,
+        kind,
         content_type: p.content_type.to_string(),
         size_bytes: size as i64,
         width: i64::from(p.width),
@@ -190,14 +212,10 @@ async fn upload(
         sha256,
         thumb_sha256,
     };
-    let actor = who.actor();
-    let att = state
+    Ok(state
         .db
         .write(move |c| repo::insert(c, &actor, now, &new))
-        .await?;
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, att.url.clone()))
-        .json(att))
+        .await?)
 }
 
 /// A work order's attachments (all of them, on one page).

@@ -102,7 +102,8 @@ fn technician<P: Policy>(who: &Authed<P>) -> Option<String> {
     (who.user.role == Role::Technician).then(|| who.user.id.clone())
 }
 
-fn not_yours() -> HttpError {
+/// The 403 a technician gets for a work order assigned to someone else.
+pub(crate) fn not_yours() -> HttpError {
     HttpError::Forbidden("this work order is not assigned to you".into())
 }
 
@@ -133,7 +134,7 @@ pub struct ListQuery {
 
 impl ListQuery {
     /// The filter it asks for. Fails with a 400 naming every bad parameter.
-    fn filter(self) -> Result<WorkOrderFilter, DomainError> {
+    pub(crate) fn filter(self) -> Result<WorkOrderFilter, DomainError> {
         let mut c = Check::new();
         let mut statuses = Vec::new();
         for part in self.status.as_deref().unwrap_or("").split(',') {
@@ -238,19 +239,7 @@ async fn create(
     ValidJson(input): ValidJson<WorkOrderInput>,
 ) -> Result<HttpResponse, HttpError> {
     let fields = WorkOrderFields::create(input)?;
-    // The local job analysis (DESIGN §4): read-only, so it runs on a read
-    // connection before the write rather than inside the group commit.
-    let analysis_input = crate::db::analytics::AnalysisInput {
-        service_type: fields.service_type.clone(),
-        priority: fields.priority.as_str().to_string(),
-        exclude_work_order_id: None,
-    };
-    let business = state.config().business;
-    let today = state.today();
-    let analysis = state
-        .db
-        .read(move |c| crate::db::analytics::analyze(c, &analysis_input, &business, today))
-        .await?;
+    let analysis = analyze_new(&state, &fields).await?;
     let new = NewWorkOrder {
         fields,
         estimated_cost: Some(analysis.estimated_cost),
@@ -272,6 +261,26 @@ async fn create(
             recommended_employee: analysis.recommended_employee.clone(),
             analysis,
         }))
+}
+
+/// The local job analysis (DESIGN §4) for a work order about to be created
+/// with `fields`. Read-only, so it runs on a read connection before the
+/// write rather than inside the group commit. Fails only on database errors.
+pub(crate) async fn analyze_new(
+    state: &AppState,
+    fields: &WorkOrderFields,
+) -> Result<crate::db::analytics::Analysis, HttpError> {
+    let analysis_input = crate::db::analytics::AnalysisInput {
+        service_type: fields.service_type.clone(),
+        priority: fields.priority.as_str().to_string(),
+        exclude_work_order_id: None,
+    };
+    let business = state.config().business;
+    let today = state.today();
+    Ok(state
+        .db
+        .read(move |c| crate::db::analytics::analyze(c, &analysis_input, &business, today))
+        .await?)
 }
 
 /// `POST /work-orders` answer: the new draft plus the local analysis
@@ -388,8 +397,9 @@ async fn schedule(
 }
 
 /// Runs `act` in a write, first checking (in the same write) that a
-/// technician caller is the assigned one. `Ok(None)` means they are not.
-async fn act_as<T, F>(
+/// technician caller (`tech` = their user id) is the assigned one. Fails
+/// with a 403 when they are not, or with `act`'s error.
+pub(crate) async fn act_as<T, F>(
     state: &AppState,
     tech: Option<String>,
     id: String,
@@ -456,6 +466,19 @@ pub(crate) struct Completed {
     invoice: InvoiceSummary,
 }
 
+/// The billing rules of the configuration for a completion at `now`.
+pub(crate) fn billing(
+    config: &crate::config::Config,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Billing {
+    Billing {
+        tax_rate_bps: config.business.tax_rate_bps,
+        today: now.with_timezone(&config.timezone()).date_naive(),
+        invoice_due_days: config.business.invoice_due_days,
+        follow_up_days: config.business.follow_up_days,
+    }
+}
+
 /// `POST /work-orders/{id}/complete` (staff or the assigned technician).
 #[utoipa::path(
     post,
@@ -480,14 +503,8 @@ async fn complete(
 ) -> Result<HttpResponse, HttpError> {
     let id = path_id(&id)?;
     let done = input.validate()?;
-    let config = state.config();
     let now = state.clock.now();
-    let billing = Billing {
-        tax_rate_bps: config.business.tax_rate_bps,
-        today: now.with_timezone(&config.timezone()).date_naive(),
-        invoice_due_days: config.business.invoice_due_days,
-        follow_up_days: config.business.follow_up_days,
-    };
+    let billing = billing(&state.config(), now);
     let actor = who.actor();
     let (work_order, invoice) = act_as(&state, technician(&who), id, move |c, id| {
         repo::complete(c, &actor, now, id, &done, &billing)

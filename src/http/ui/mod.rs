@@ -21,6 +21,7 @@ pub mod admin;
 pub mod charts;
 pub mod dashboard;
 pub mod insights;
+pub mod jobs;
 
 use super::auth::{Authed, Policy};
 use super::error::HttpError;
@@ -40,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     admin::configure(cfg);
     dashboard::configure(cfg);
     insights::configure(cfg);
+    jobs::configure(cfg);
 }
 
 /// Largest URL-encoded form body accepted (bytes).
