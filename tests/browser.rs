@@ -84,6 +84,9 @@ fn browser_suite_in_headless_chromium() {
     assert!(logins.len() >= 10, "{logins:?}");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let shots = root.join("target/screenshots");
+    if std::env::var_os("QUANT_BROWSER_SPECS").is_none() {
+        let _ = std::fs::remove_dir_all(&shots);
+    }
     let mut run = Command::new(node);
     run.arg(root.join("tests/browser/run.mjs"))
         .env("QUANT_BASE_URL", s.base())
