@@ -222,18 +222,6 @@ pub async fn record(
     ))
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn request_ids_are_filtered() {
-        assert!(super::valid_request_id("abc-123_x.y"));
-        assert!(!super::valid_request_id(""));
-        assert!(!super::valid_request_id("has space"));
-        assert!(!super::valid_request_id("inj\r\nX-Evil: 1"));
-        assert!(!super::valid_request_id(&"a".repeat(129)));
-    }
-}
-
 /// The Content-Security-Policy on every response: only this origin's
 /// scripts, styles, images and connections; no inline script or style, no
 /// plugins, no framing, forms post only here.
@@ -268,4 +256,16 @@ pub async fn security_headers(
         "camera=(self), microphone=(), geolocation=(), payment=(), usb=()",
     );
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn request_ids_are_filtered() {
+        assert!(super::valid_request_id("abc-123_x.y"));
+        assert!(!super::valid_request_id(""));
+        assert!(!super::valid_request_id("has space"));
+        assert!(!super::valid_request_id("inj\r\nX-Evil: 1"));
+        assert!(!super::valid_request_id(&"a".repeat(129)));
+    }
 }
