@@ -634,26 +634,83 @@ pub fn customers(
         .into_iter()
         .skip(usize::try_from(offset).unwrap_or(usize::MAX))
         .take(usize::try_from(limit).unwrap_or(0))
-        .map(|(id, name, company, (jobs, ltv, cost, last))| {
-            let last_job_date = last.and_then(|t| f::local_date(&t, tz));
-            let days = last_job_date.map(|d| (today - d).num_days().max(0));
-            let (score, components) = f::profitability_score(ltv, cost, jobs, max_ltv, days);
-            CustomerAnalytics {
-                id,
-                name,
-                company,
-                jobs,
-                lifetime_value: Money::from_cents(ltv),
-                cost: Money::from_cents(cost),
-                profit: Money::from_cents(ltv.saturating_sub(cost)),
-                margin: f::margin(ltv, cost),
-                last_job_date,
-                profitability_score: score,
-                components,
-            }
+        .map(|(id, name, company, totals)| {
+            customer_analytics(id, name, company, totals, max_ltv, today, tz)
         })
         .collect();
     Ok((out, total))
+}
+
+/// One customer's row of [`customers`] from its completed-job totals (jobs,
+/// lifetime value, cost, last completion) and the largest lifetime value.
+fn customer_analytics(
+    id: String,
+    name: String,
+    company: String,
+    (jobs, ltv, cost, last): (i64, i64, i64, Option<String>),
+    max_ltv: i64,
+    today: NaiveDate,
+    tz: Tz,
+) -> CustomerAnalytics {
+    let last_job_date = last.and_then(|t| f::local_date(&t, tz));
+    let days = last_job_date.map(|d| (today - d).num_days().max(0));
+    let (score, components) = f::profitability_score(ltv, cost, jobs, max_ltv, days);
+    CustomerAnalytics {
+        id,
+        name,
+        company,
+        jobs,
+        lifetime_value: Money::from_cents(ltv),
+        cost: Money::from_cents(cost),
+        profit: Money::from_cents(ltv.saturating_sub(cost)),
+        margin: f::margin(ltv, cost),
+        last_job_date,
+        profitability_score: score,
+        components,
+    }
+}
+
+/// The profitability of customer `id` exactly as [`customers`] reports it
+/// (the volume part compares with the largest lifetime value of any
+/// customer); `None` when there is no such customer. Fails only on database
+/// errors.
+#[tracing::instrument(skip(c))]
+pub fn customer(
+    c: &Connection,
+    id: &str,
+    today: NaiveDate,
+    tz: Tz,
+) -> Result<Option<CustomerAnalytics>, DbError> {
+    let Some((name, company)) = optional(c.query_row(
+        "SELECT name, company FROM customers WHERE id = ?1",
+        [id],
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+    ))?
+    else {
+        return Ok(None);
+    };
+    let totals: (i64, i64, i64, Option<String>) = c.query_row(
+        "SELECT count(*), coalesce(sum(coalesce(final_price_cents, 0)), 0),
+                coalesce(sum(coalesce(actual_cost_cents, 0)), 0), max(completed_at)
+         FROM work_orders WHERE customer_id = ?1 AND status = 'completed'",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
+    let max_ltv: i64 = c.query_row(
+        "SELECT coalesce(max(v), 0) FROM (SELECT sum(coalesce(final_price_cents, 0)) AS v
+         FROM work_orders WHERE status = 'completed' GROUP BY customer_id)",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(Some(customer_analytics(
+        id.to_string(),
+        name,
+        company,
+        totals,
+        max_ltv.max(0),
+        today,
+        tz,
+    )))
 }
 
 /// One piece of equipment's utilization.

@@ -213,6 +213,48 @@ pub fn delete(c: &Connection, actor: &Actor, id: &str, now: DateTime<Utc>) -> Re
     )
 }
 
+/// A user account an employee can be linked to, for the employee form.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkableUser {
+    /// User id.
+    pub id: String,
+    /// E-mail.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// owner | office | technician.
+    pub role: String,
+    /// Whether the account is active.
+    pub active: bool,
+    /// The employee it is linked to, if any.
+    pub employee_id: Option<String>,
+    /// That employee's name.
+    pub employee_name: Option<String>,
+}
+
+/// Every user account (at most 1000, by e-mail) with the employee each is
+/// linked to. Fails only on database errors.
+pub fn linkable_users(c: &Connection) -> Result<Vec<LinkableUser>, DbError> {
+    let mut st = c.prepare(
+        "SELECT u.id, u.email, u.name, u.role, u.active, e.id, e.name
+         FROM users u LEFT JOIN employees e ON e.user_id = u.id
+         ORDER BY u.email LIMIT 1000",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok(LinkableUser {
+            id: r.get(0)?,
+            email: r.get(1)?,
+            name: r.get(2)?,
+            role: r.get(3)?,
+            active: r.get(4)?,
+            employee_id: r.get(5)?,
+            employee_name: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Filters for [`list`]; `None` means any.
 #[derive(Debug, Default, Clone)]
 pub struct EmployeeFilter {

@@ -5,10 +5,11 @@
 use super::audit::{self, Actor, Change};
 use super::{DbError, customers, util::optional};
 use crate::clock::format_ts;
+use crate::domain::DomainError;
 use crate::domain::billing::work_order_number;
 use crate::domain::customer::{Customer, CustomerFields, CustomerInput};
 use crate::domain::ids::new_id;
-use crate::domain::lead::{Lead, LeadFields, LeadStatus, Urgency};
+use crate::domain::lead::{Lead, LeadFields, LeadPatch, LeadStatus, Urgency};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Row, params};
 use serde::Serialize;
@@ -220,6 +221,78 @@ pub fn update(
     };
     audit_lead(c, actor, now, action, Some(&before), &after)?;
     Ok(after)
+}
+
+/// Applies a `PATCH` to an open lead: edits its intake fields and/or moves
+/// it to `contacted` or `lost` (with `lost_reason`). Used by the API and the
+/// leads pages. Fails with `NotFound`; a conflict when the lead is converted
+/// or lost or the status change is not allowed; or every field error of the
+/// fields and the status change together.
+pub fn patch(
+    c: &Connection,
+    actor: &Actor,
+    id: &str,
+    now: DateTime<Utc>,
+    patch: LeadPatch,
+) -> Result<Lead, DbError> {
+    update(c, actor, id, now, |cur| {
+        let (input, status, lost_reason) = patch.split();
+        let fields = LeadFields::merge(&cur.fields, input);
+        let change = match status {
+            Some(to) => cur.status.change_to(to, lost_reason.as_deref()),
+            None if lost_reason.is_some() => {
+                cur.status.change_to(cur.status, lost_reason.as_deref())
+            }
+            None => Ok(cur.lost_reason.clone()),
+        };
+        let (fields, lost_reason) = merge_errors(fields, change)?;
+        Ok((fields, status.unwrap_or(cur.status), lost_reason))
+    })
+}
+
+/// Both results, or one error: a conflict first, else every field error of both.
+fn merge_errors<A, B>(
+    a: Result<A, DomainError>,
+    b: Result<B, DomainError>,
+) -> Result<(A, B), DbError> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (_, Err(e @ DomainError::Conflict(_))) | (Err(e @ DomainError::Conflict(_)), _) => {
+            Err(e.into())
+        }
+        (Err(DomainError::Validation(mut x)), Err(DomainError::Validation(y))) => {
+            x.extend(y);
+            Err(DomainError::Validation(x).into())
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e.into()),
+    }
+}
+
+/// What taking in a lead produced.
+#[derive(Debug, Clone)]
+pub enum Intake {
+    /// The new lead (status `new`).
+    Lead(Box<Lead>),
+    /// With `[business] auto_convert_leads` on: its conversion.
+    Converted(Box<Conversion>),
+}
+
+/// Takes in a new lead and, when `auto_convert` (`[business]
+/// auto_convert_leads`) is on, converts it in the same write. Used by the
+/// API and the leads pages. Fails as [`insert`] and [`convert`] fail.
+pub fn intake(
+    c: &Connection,
+    actor: &Actor,
+    id: &str,
+    fields: LeadFields,
+    now: DateTime<Utc>,
+    auto_convert: bool,
+) -> Result<Intake, DbError> {
+    let lead = insert(c, actor, id, fields, now)?;
+    if auto_convert {
+        return Ok(Intake::Converted(Box::new(convert(c, actor, id, now)?)));
+    }
+    Ok(Intake::Lead(Box::new(lead)))
 }
 
 /// The draft work order made by a conversion.

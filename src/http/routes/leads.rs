@@ -124,25 +124,17 @@ async fn create(
     let id = new_id(now).to_string();
     let actor = who.actor();
     let location = format!("/api/v1/leads/{id}");
-    if state.config().business.auto_convert_leads {
-        let conversion = state
-            .db
-            .write(move |c| {
-                repo::insert(c, &actor, &id, fields, now)?;
-                repo::convert(c, &actor, &id, now)
-            })
-            .await?;
-        return Ok(HttpResponse::Created()
-            .insert_header(("Location", location))
-            .json(conversion));
-    }
-    let lead = state
+    let auto = state.config().business.auto_convert_leads;
+    let made = state
         .db
-        .write(move |c| repo::insert(c, &actor, &id, fields, now))
+        .write(move |c| repo::intake(c, &actor, &id, fields, now, auto))
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", location))
-        .json(lead))
+    let mut res = HttpResponse::Created();
+    res.insert_header(("Location", location));
+    Ok(match made {
+        repo::Intake::Lead(lead) => res.json(lead),
+        repo::Intake::Converted(conversion) => res.json(conversion),
+    })
 }
 
 /// One lead.
@@ -199,41 +191,9 @@ async fn update(
     let actor = who.actor();
     let lead = state
         .db
-        .write(move |c| {
-            repo::update(c, &actor, &id, now, |cur| {
-                let (input, status, lost_reason) = patch.split();
-                let fields = LeadFields::merge(&cur.fields, input);
-                let change = match status {
-                    Some(to) => cur.status.change_to(to, lost_reason.as_deref()),
-                    None if lost_reason.is_some() => {
-                        cur.status.change_to(cur.status, lost_reason.as_deref())
-                    }
-                    None => Ok(cur.lost_reason.clone()),
-                };
-                let (fields, lost_reason) = merge_errors(fields, change)?;
-                Ok((fields, status.unwrap_or(cur.status), lost_reason))
-            })
-        })
+        .write(move |c| repo::patch(c, &actor, &id, now, patch))
         .await?;
     Ok(HttpResponse::Ok().json(lead))
-}
-
-/// Both results, or one error: a conflict first, else every field error of both.
-fn merge_errors<A, B>(
-    a: Result<A, DomainError>,
-    b: Result<B, DomainError>,
-) -> Result<(A, B), DbError> {
-    match (a, b) {
-        (Ok(a), Ok(b)) => Ok((a, b)),
-        (_, Err(e @ DomainError::Conflict(_))) | (Err(e @ DomainError::Conflict(_)), _) => {
-            Err(e.into())
-        }
-        (Err(DomainError::Validation(mut x)), Err(DomainError::Validation(y))) => {
-            x.extend(y);
-            Err(DomainError::Validation(x).into())
-        }
-        (Err(e), _) | (_, Err(e)) => Err(e.into()),
-    }
 }
 
 /// Converts an open lead: matches a customer by e-mail or phone or creates

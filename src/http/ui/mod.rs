@@ -22,6 +22,7 @@ pub mod charts;
 pub mod dashboard;
 pub mod insights;
 pub mod jobs;
+pub mod office;
 
 use super::auth::{Authed, Policy};
 use super::error::HttpError;
@@ -42,6 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     dashboard::configure(cfg);
     insights::configure(cfg);
     jobs::configure(cfg);
+    office::configure(cfg);
 }
 
 /// Largest URL-encoded form body accepted (bytes).
