@@ -18,6 +18,7 @@
 
 pub mod account;
 pub mod dashboard;
+pub mod dispatch;
 
 use super::auth::{Authed, Policy};
 use super::error::HttpError;
@@ -35,6 +36,7 @@ use std::marker::PhantomData;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     account::configure(cfg);
     dashboard::configure(cfg);
+    dispatch::configure(cfg);
 }
 
 /// Largest URL-encoded form body accepted (bytes).
