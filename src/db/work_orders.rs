@@ -462,6 +462,63 @@ pub fn schedule(
     Ok(after)
 }
 
+/// Where the dispatch board moves a work order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoardMove {
+    /// The technician's lane; `None` is the "Unassigned" lane.
+    pub employee_id: Option<String>,
+    /// Day.
+    pub date: NaiveDate,
+    /// Start time.
+    pub time: chrono::NaiveTime,
+}
+
+/// Moves work order `id` on the dispatch board, by the same rules the
+/// board's drag and drop follows through the API: onto a technician it is
+/// [`schedule`]d there (a draft is booked, a scheduled job re-booked, keeping
+/// its length and loadout); onto the Unassigned lane a draft gets that
+/// tentative date and time ([`update`]).
+///
+/// Fails like [`schedule`] and [`update`] (`NotFound`; a `Conflict` naming
+/// the status or the clashing booking; validation errors for an unknown or
+/// inactive technician), and with a `Conflict` when a scheduled job is
+/// dropped on the Unassigned lane (a booking keeps its technician: move it to
+/// another one, or cancel it).
+pub fn move_on_board(
+    c: &Connection,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    id: &str,
+    m: &BoardMove,
+    default_minutes: Minutes,
+) -> Result<WorkOrder, DbError> {
+    if let Some(employee_id) = &m.employee_id {
+        let booking = Schedule {
+            date: m.date,
+            time: m.time,
+            employee_id: employee_id.clone(),
+            minutes: None,
+            loadout_id: None,
+        };
+        return schedule(c, actor, now, id, &booking, default_minutes);
+    }
+    let wo = must_get(c, id)?;
+    if wo.status == Status::Scheduled {
+        return Err(DomainError::Conflict(format!(
+            "{} is booked with {}: a scheduled job cannot be unassigned — move it to another technician, or cancel it",
+            wo.work_order_number,
+            wo.assigned_employee_name.as_deref().unwrap_or("a technician")
+        ))
+        .into());
+    }
+    let input = WorkOrderInput {
+        scheduled_date: Some(Some(m.date.format("%Y-%m-%d").to_string())),
+        scheduled_time: Some(Some(m.time.format("%H:%M").to_string())),
+        ..WorkOrderInput::default()
+    };
+    update(c, actor, now, id, input)
+}
+
 /// Starts a scheduled work order (status `in_progress`, `startedAt` = now);
 /// audited as `start`. Fails with `NotFound` or a `Conflict` naming the status.
 pub fn start(
@@ -932,6 +989,39 @@ pub fn service_types(c: &Connection) -> Result<Vec<String>, DbError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The work orders booked or tentatively dated from `from` to `to`
+/// (YYYY-MM-DD, inclusive) in any status but `cancelled`, in date and time
+/// order (undated times first) — what the dispatch board shows. Uses the
+/// `work_orders_scheduled` index. Fails only on database errors.
+pub fn on_board(c: &Connection, from: &str, to: &str) -> Result<Vec<WorkOrder>, DbError> {
+    let mut st = c.prepare_cached(&format!(
+        "{SELECT} WHERE w.scheduled_date >= ?1 AND w.scheduled_date <= ?2
+           AND w.status <> 'cancelled'
+         ORDER BY w.scheduled_date, w.scheduled_time, w.number"
+    ))?;
+    let rows = st.query_map(params![from, to], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Up to `limit` drafts without a date (the dispatch board's tray), newest
+/// first, with how many there are in all. Fails only on database errors.
+pub fn undated_drafts(c: &Connection, limit: i64) -> Result<(Vec<WorkOrder>, i64), DbError> {
+    let total: i64 = c
+        .prepare_cached(
+            "SELECT count(*) FROM work_orders WHERE status = 'draft' AND scheduled_date IS NULL",
+        )?
+        .query_row([], |r| r.get(0))?;
+    if total == 0 {
+        return Ok((Vec::new(), 0));
+    }
+    let mut st = c.prepare_cached(&format!(
+        "{SELECT} WHERE w.status = 'draft' AND w.scheduled_date IS NULL
+         ORDER BY w.created_at DESC, w.id DESC LIMIT ?1"
+    ))?;
+    let rows = st.query_map([limit], from_row)?;
+    Ok((rows.collect::<Result<_, _>>()?, total))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1029,6 +1119,40 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(counted_total(&c, &narrower).unwrap(), None);
+    }
+
+    #[test]
+    fn the_dispatch_board_reads_the_date_index_and_the_tray_the_status_index() {
+        let c = db();
+        let p = plan(
+            &c,
+            &format!(
+                "{SELECT} WHERE w.scheduled_date >= ?1 AND w.scheduled_date <= ?2
+                   AND w.status <> 'cancelled'
+                 ORDER BY w.scheduled_date, w.scheduled_time, w.number"
+            ),
+            &[SqlValue::Text("a".into()), SqlValue::Text("b".into())],
+        );
+        assert!(p.contains("work_orders_scheduled"), "{p}");
+        c.execute_batch(
+            "INSERT INTO customers (id, name, created_at, updated_at) VALUES ('c', 'Ann', 't', 't');
+             INSERT INTO work_orders (id, number, customer_id, service_type, status, scheduled_date, created_at, updated_at)
+             VALUES ('w1', 1, 'c', 'Leak', 'draft', NULL, '2026-01-01', 't'),
+                    ('w2', 2, 'c', 'Leak', 'draft', '2026-03-02', '2026-01-02', 't'),
+                    ('w3', 3, 'c', 'Leak', 'cancelled', '2026-03-02', '2026-01-03', 't'),
+                    ('w4', 4, 'c', 'Leak', 'completed', '2026-03-03', '2026-01-04', 't'),
+                    ('w5', 5, 'c', 'Leak', 'draft', NULL, '2026-01-05', 't');",
+        )
+        .unwrap();
+        let on = on_board(&c, "2026-03-01", "2026-03-03").unwrap();
+        let ids: Vec<&str> = on.iter().map(|w| w.id.as_str()).collect();
+        assert_eq!(ids, ["w2", "w4"], "cancelled jobs are not on the board");
+        let (tray, total) = undated_drafts(&c, 1).unwrap();
+        assert_eq!(
+            (tray[0].id.as_str(), total),
+            ("w5", 2),
+            "newest first, all counted"
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod account;
 pub mod admin;
 pub mod charts;
 pub mod dashboard;
+pub mod dispatch;
 pub mod insights;
 pub mod jobs;
 pub mod office;
@@ -44,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     insights::configure(cfg);
     jobs::configure(cfg);
     office::configure(cfg);
+    dispatch::configure(cfg);
 }
 
 /// Largest URL-encoded form body accepted (bytes).
