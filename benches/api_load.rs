@@ -1615,12 +1615,11 @@ fn parse_callgrind(path: &Path, counted: &[&str]) -> (u64, Vec<u64>) {
                     .and_then(|x| x.parse().ok())
                     .unwrap_or(0);
             }
-        } else if let Some(rest) = line.strip_prefix("fn=") {
-            if let Some((id, name)) = rest.split_once(' ')
-                && id.starts_with('(')
-            {
-                names.insert(id.to_string(), name.to_string());
-            }
+        } else if let Some(rest) = line.strip_prefix("fn=")
+            && let Some((id, name)) = rest.split_once(' ')
+            && id.starts_with('(')
+        {
+            names.insert(id.to_string(), name.to_string());
         }
     }
     (total, calls)
@@ -1634,7 +1633,8 @@ fn parse_callgrind(path: &Path, counted: &[&str]) -> (u64, Vec<u64>) {
 ///    requests (default 2000), `BENCH_ROUNDS` times (default 3), median;
 /// 2. under `valgrind --tool=callgrind` (unless `BENCH_CALLGRIND=0`):
 ///    instructions executed (`Ir`) and heap allocations over
-///    `BENCH_CG_REQUESTS` requests (default 200), counters zeroed after a
+///    `BENCH_CG_REQUESTS` requests (default 200; only the cells in
+///    `BENCH_CG_CELLS` when set), counters zeroed after a
 ///    warm-up and dumped after the cell with `callgrind_control`. Instruction
 ///    counts do not depend on what else the machine runs; the dumps stay in
 ///    `BENCH_CG_DIR` (default: the temp dir, kept) for `callgrind_annotate`.
@@ -1843,7 +1843,14 @@ fn cost_main() {
         std::thread::sleep(Duration::from_secs(5));
         let (idle, _) = dump("idle");
         idle_per_sec = idle as f64 / t.elapsed().as_secs_f64();
+        let cg_only = std::env::var("BENCH_CG_CELLS").ok();
         for cell in cells(&quant.base) {
+            if cg_only
+                .as_deref()
+                .is_some_and(|o| !o.split(',').any(|c| c.trim() == cell.name))
+            {
+                continue;
+            }
             eprintln!("{}: callgrind, {n_cg} requests…", cell.name);
             rt.block_on(send_seq(&client, &cell, &auth, 30, &mut seq));
             callgrind_control(&["--zero"], pid);
