@@ -334,14 +334,15 @@ fn spawn_logged(mut cmd: Command, log: &Path, name: &'static str) -> Server {
     Server { child, name }
 }
 
-/// Polls `url` until it answers 200 (30 s at most).
+/// Polls `url` until it answers 200 (180 s at most).
 async fn wait_ready(url: &str, server: &mut Server, log: &Path) {
     assert_loopback(url);
     let client = reqwest::Client::builder()
         .no_proxy()
         .build()
         .expect("client");
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // Generous: under valgrind (BENCH_MODE=cost) start-up takes a while.
+    let deadline = Instant::now() + Duration::from_secs(180);
     while Instant::now() < deadline {
         if let Ok(r) = client.get(url).send().await
             && r.status() == 200
@@ -357,7 +358,7 @@ async fn wait_ready(url: &str, server: &mut Server, log: &Path) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("{} did not answer {url} within 30 s", server.name);
+    panic!("{} did not answer {url} within 180 s", server.name);
 }
 
 // ---------------------------------------------------------------------------
@@ -766,6 +767,16 @@ struct Quant {
 }
 
 async fn start_quant(bin: &Path, dir: &Path, rows: i64, base: i64) -> (Quant, f64) {
+    let (token, seed_secs) = prepare_quant(bin, dir, rows, base);
+    (
+        serve_quant(bin, dir, token, &[], "quant.log").await,
+        seed_secs,
+    )
+}
+
+/// `quant migrate` on `dir/quant`, seeds it ([`seed_quant`]), adds the owner
+/// and a token. Returns the token and the seconds seeding took.
+fn prepare_quant(bin: &Path, dir: &Path, rows: i64, base: i64) -> (String, f64) {
     let data = dir.join("quant");
     let cmd = |args: &[&str]| {
         let mut c = clean_cmd(bin);
@@ -796,24 +807,39 @@ async fn start_quant(bin: &Path, dir: &Path, rows: i64, base: i64) -> (Quant, f6
     );
     let token = out.lines().last().unwrap_or("").trim().to_string();
     assert!(!token.is_empty(), "quant token create printed no token");
+    (token, seed_secs)
+}
+
+/// Starts `quant serve` on the data dir [`prepare_quant`] made, on a free
+/// loopback port, and waits until it is ready. `wrap` is a command prefix
+/// (e.g. `valgrind --tool=callgrind …`), empty to run `bin` directly.
+async fn serve_quant(bin: &Path, dir: &Path, token: String, wrap: &[String], log: &str) -> Quant {
+    let data = dir.join("quant");
     let port = free_port();
-    let mut serve = cmd(&["serve", "--listen", &format!("127.0.0.1:{port}")]);
+    let mut serve = match wrap.split_first() {
+        None => clean_cmd(bin),
+        Some((first, rest)) => {
+            let mut c = clean_cmd(Path::new(first));
+            c.args(rest).arg(bin);
+            c
+        }
+    };
     serve
+        .arg("--data")
+        .arg(&data)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("QUANT__LOG__FORMAT", "json")
         // The per-IP API limit (default 1200/min) would refuse a load test.
         .env("QUANT__RATE_LIMIT__API_PER_MINUTE", "0");
-    let log = dir.join("quant.log");
+    let log = dir.join(log);
     let mut server = spawn_logged(serve, &log, "quant");
     let base_url = format!("http://127.0.0.1:{port}");
     wait_ready(&format!("{base_url}/readyz"), &mut server, &log).await;
-    (
-        Quant {
-            _server: server,
-            base: base_url,
-            token,
-        },
-        seed_secs,
-    )
+    Quant {
+        _server: server,
+        base: base_url,
+        token,
+    }
 }
 
 struct PocketBase {
@@ -1068,6 +1094,9 @@ fn verdict(ok: bool) -> &'static str {
 }
 
 fn main() {
+    if std::env::var("BENCH_MODE").is_ok_and(|m| m == "cost") {
+        return cost_main();
+    }
     let secs = env_num("BENCH_SECS", 10);
     let warmup = env_num("BENCH_WARMUP_SECS", 2);
     let conns = env_num("BENCH_CONNS", 64) as usize;
@@ -1457,4 +1486,423 @@ fn pb_total(rt: &tokio::runtime::Runtime, base: &str, auth: &str, status: &str) 
         auth,
     ));
     v["totalItems"].as_i64().expect("totalItems")
+}
+
+// ---------------------------------------------------------------------------
+// BENCH_MODE=cost: what one request costs the server, robust to a busy machine
+// ---------------------------------------------------------------------------
+
+/// One request kind measured by [`cost_main`].
+struct CostCell {
+    name: &'static str,
+    method: reqwest::Method,
+    /// Requests cycle through these URLs.
+    urls: Vec<String>,
+    /// JSON body (`{seq}` replaced by a number unique to the request).
+    body: Option<String>,
+    expect: u16,
+}
+
+/// What [`cost_main`] measured for one cell.
+#[derive(Default)]
+struct CostResult {
+    /// Median server CPU µs per request over the native rounds.
+    cpu_us: f64,
+    /// Every native round's µs per request.
+    cpu_rounds: Vec<f64>,
+    /// Guest instructions (callgrind `Ir`) per request.
+    instr: f64,
+    /// Heap allocations per request: calls to Rust's allocator
+    /// (`__rust_alloc`, `__rust_alloc_zeroed`, `__rust_realloc`) and to
+    /// SQLite's (`sqlite3MemMalloc`, `sqlite3MemRealloc`).
+    rust_allocs: f64,
+    sqlite_allocs: f64,
+    /// Mean response body size in bytes.
+    bytes: f64,
+}
+
+/// Sends `n` requests of `cell` one after another on one keep-alive
+/// connection (the `seq` counter continues across calls); panics on any
+/// unexpected status. Returns the total body bytes.
+async fn send_seq(
+    client: &reqwest::Client,
+    cell: &CostCell,
+    auth: &str,
+    n: u64,
+    seq: &mut u64,
+) -> u64 {
+    let mut bytes = 0;
+    for _ in 0..n {
+        let url = &cell.urls[*seq as usize % cell.urls.len()];
+        let mut req = client
+            .request(cell.method.clone(), url)
+            .header("Authorization", auth);
+        if let Some(tpl) = &cell.body {
+            req = req
+                .header("Content-Type", "application/json")
+                .body(tpl.replace("{seq}", &seq.to_string()));
+        }
+        *seq += 1;
+        let r = req.send().await.expect("request");
+        let status = r.status().as_u16();
+        let body = r.bytes().await.expect("body");
+        assert_eq!(
+            status,
+            cell.expect,
+            "{} {url}: {}",
+            cell.name,
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+        );
+        bytes += body.len() as u64;
+    }
+    bytes
+}
+
+/// Runs `callgrind_control <args> <pid>`; panics when it fails.
+fn callgrind_control(args: &[&str], pid: u32) {
+    let out = Command::new("callgrind_control")
+        .args(args)
+        .arg(pid.to_string())
+        .output()
+        .expect("callgrind_control (valgrind) must be installed for BENCH_MODE=cost");
+    assert!(
+        out.status.success(),
+        "callgrind_control {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The `Ir` total of a callgrind dump and the number of calls to each
+/// function named in `counted` (summed over every caller).
+fn parse_callgrind(path: &Path, counted: &[&str]) -> (u64, Vec<u64>) {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let mut names: std::collections::HashMap<String, String> = Default::default();
+    let mut total = 0u64;
+    let mut calls = vec![0u64; counted.len()];
+    let mut callee: Option<usize> = None;
+    for line in text.lines() {
+        if let Some(v) = line
+            .strip_prefix("summary:")
+            .or_else(|| line.strip_prefix("totals:"))
+        {
+            total = total.max(
+                v.split_whitespace()
+                    .next()
+                    .and_then(|x| x.parse().ok())
+                    .unwrap_or(0),
+            );
+        } else if let Some(rest) = line.strip_prefix("cfn=") {
+            // "(id) name" defines a compressed name, "(id)" reuses it.
+            let name = match rest.split_once(' ') {
+                Some((id, name)) if id.starts_with('(') => {
+                    names.insert(id.to_string(), name.to_string());
+                    name.to_string()
+                }
+                _ if rest.starts_with('(') => names.get(rest).cloned().unwrap_or_default(),
+                _ => rest.to_string(),
+            };
+            let bare = name.strip_prefix("__rustc::").unwrap_or(&name);
+            callee = counted
+                .iter()
+                .position(|c| *c == name || c.strip_prefix("__rustc::") == Some(bare));
+        } else if let Some(rest) = line.strip_prefix("calls=") {
+            if let Some(i) = callee.take() {
+                calls[i] += rest
+                    .split_whitespace()
+                    .next()
+                    .and_then(|x| x.parse().ok())
+                    .unwrap_or(0);
+            }
+        } else if let Some(rest) = line.strip_prefix("fn=")
+            && let Some((id, name)) = rest.split_once(' ')
+            && id.starts_with('(')
+        {
+            names.insert(id.to_string(), name.to_string());
+        }
+    }
+    (total, calls)
+}
+
+/// `BENCH_MODE=cost`: seeds Quant alone exactly as the comparison does,
+/// then measures what the server spends per request for each cell, one
+/// request at a time on one connection (so no queueing or lock waits):
+///
+/// 1. natively: server CPU time (`/proc/<pid>/stat`) over `BENCH_REQUESTS`
+///    requests (default 2000), `BENCH_ROUNDS` times (default 3), median;
+/// 2. under `valgrind --tool=callgrind` (unless `BENCH_CALLGRIND=0`):
+///    instructions executed (`Ir`) and heap allocations over
+///    `BENCH_CG_REQUESTS` requests (default 200; only the cells in
+///    `BENCH_CG_CELLS` when set), counters zeroed after a
+///    warm-up and dumped after the cell with `callgrind_control`. Instruction
+///    counts do not depend on what else the machine runs; the dumps stay in
+///    `BENCH_CG_DIR` (default: the temp dir, kept) for `callgrind_annotate`.
+///
+/// Prints a Markdown table.
+fn cost_main() {
+    let rows = env_num("BENCH_ROWS", 100_000) as i64;
+    assert!(rows >= 1000, "BENCH_ROWS must be at least 1000");
+    let n_native = env_num("BENCH_REQUESTS", 2000);
+    let rounds = env_num("BENCH_ROUNDS", 3).max(1);
+    let n_cg = env_num("BENCH_CG_REQUESTS", 200);
+    let use_cg = std::env::var("BENCH_CALLGRIND").map_or(true, |v| v != "0");
+    let quant_bin = env_path("QUANT_BIN");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let base = now - rows * 600 - 3600;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let tmp = tempfile::Builder::new()
+        .prefix("quant-cost-")
+        .tempdir()
+        .expect("temp dir");
+    let dir = tmp.keep();
+    let cg_dir = std::env::var("BENCH_CG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| dir.join("callgrind"));
+    std::fs::create_dir_all(&cg_dir).expect("callgrind dir");
+    eprintln!(
+        "seeding {rows} customers and {rows} work orders in {}…",
+        dir.display()
+    );
+    let (token, _) = prepare_quant(&quant_bin, &dir, rows, base);
+    let auth = format!("Bearer {token}");
+    let quant_version = run_ok(clean_cmd(&quant_bin).arg("version"), "")
+        .trim()
+        .to_string();
+
+    let cells = |base_url: &str| -> Vec<CostCell> {
+        let searches: Vec<String> = (0..16)
+            .map(|i| {
+                let f = FIRST[(i * 5 + 1) % FIRST.len()];
+                let l = LAST[(i * 7 + 3) % LAST.len()];
+                format!(
+                    "{base_url}/api/v1/customers?q={}%20{}",
+                    f[..3.min(f.len())].to_lowercase(),
+                    l[..4.min(l.len())].to_lowercase()
+                )
+            })
+            .collect();
+        let only = std::env::var("BENCH_CELLS")
+            .unwrap_or_else(|_| "list,search,healthz,me,get,create".into());
+        let mut v = vec![
+            CostCell {
+                name: "list",
+                method: reqwest::Method::GET,
+                urls: vec![format!("{base_url}/api/v1/work-orders?status=scheduled&limit=50")],
+                body: None,
+                expect: 200,
+            },
+            CostCell {
+                name: "search",
+                method: reqwest::Method::GET,
+                urls: searches,
+                body: None,
+                expect: 200,
+            },
+            CostCell {
+                name: "healthz",
+                method: reqwest::Method::GET,
+                urls: vec![format!("{base_url}/healthz")],
+                body: None,
+                expect: 200,
+            },
+            CostCell {
+                name: "me",
+                method: reqwest::Method::GET,
+                urls: vec![format!("{base_url}/api/v1/me")],
+                body: None,
+                expect: 200,
+            },
+            CostCell {
+                name: "get",
+                method: reqwest::Method::GET,
+                urls: (1..=16)
+                    .map(|i| {
+                        format!(
+                            "{base_url}/api/v1/work-orders/01900000-0000-7000-a000-{:012x}",
+                            i * 977 % rows + 1
+                        )
+                    })
+                    .collect(),
+                body: None,
+                expect: 200,
+            },
+            CostCell {
+                name: "create",
+                method: reqwest::Method::POST,
+                urls: vec![format!("{base_url}/api/v1/work-orders")],
+                body: Some(
+                    r#"{"customerId":"01900000-0000-7000-8000-000000000007","serviceType":"Drain cleaning","description":"Kitchen sink drains slowly (cost {seq})","priorityLevel":"high"}"#
+                        .into(),
+                ),
+                expect: 201,
+            },
+        ];
+        v.retain(|c| only.split(',').any(|o| o.trim() == c.name));
+        v
+    };
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(120))
+        .build()
+        .expect("client");
+    let mut results: Vec<(&'static str, CostResult)> = Vec::new();
+    let mut seq = 0u64;
+
+    // 1. Native CPU time.
+    {
+        let quant = rt.block_on(serve_quant(
+            &quant_bin,
+            &dir,
+            token.clone(),
+            &[],
+            "quant.log",
+        ));
+        let pid = quant._server.child.id();
+        // The same checks as the comparison: 50 scheduled jobs with the total.
+        let list = rt.block_on(get_json(
+            &format!(
+                "{}/api/v1/work-orders?status=scheduled&limit=50",
+                quant.base
+            ),
+            &auth,
+        ));
+        assert_eq!(
+            list["pagination"]["total"],
+            rows / 5 + i64::from(rows % 5 >= 1)
+        );
+        assert_eq!(list["data"].as_array().map(Vec::len), Some(50));
+        for cell in cells(&quant.base) {
+            eprintln!("{}: native, {rounds} × {n_native} requests…", cell.name);
+            rt.block_on(send_seq(&client, &cell, &auth, 100, &mut seq));
+            let mut r = CostResult::default();
+            let mut bytes = 0;
+            for _ in 0..rounds {
+                let cpu0 = cpu_secs(pid);
+                bytes += rt.block_on(send_seq(&client, &cell, &auth, n_native, &mut seq));
+                r.cpu_rounds
+                    .push((cpu_secs(pid) - cpu0) * 1e6 / n_native as f64);
+            }
+            let mut sorted = r.cpu_rounds.clone();
+            sorted.sort_by(f64::total_cmp);
+            r.cpu_us = sorted[sorted.len() / 2];
+            r.bytes = bytes as f64 / (rounds * n_native) as f64;
+            eprintln!(
+                "  {:.0} µs CPU/request (rounds {:?})",
+                r.cpu_us, r.cpu_rounds
+            );
+            results.push((cell.name, r));
+        }
+    }
+
+    // 2. Instructions and allocations under callgrind.
+    let mut idle_per_sec = 0.0;
+    if use_cg {
+        let wrap: Vec<String> = vec![
+            "valgrind".into(),
+            "--tool=callgrind".into(),
+            format!("--callgrind-out-file={}/callgrind.out.%p", cg_dir.display()),
+            "--quiet".into(),
+        ];
+        let quant = rt.block_on(serve_quant(
+            &quant_bin,
+            &dir,
+            token.clone(),
+            &wrap,
+            "quant-callgrind.log",
+        ));
+        let pid = quant._server.child.id();
+        // Rust's allocator shims are `__rustc::__rust_alloc` in recent toolchains.
+        let counted = [
+            "__rustc::__rust_alloc",
+            "__rustc::__rust_alloc_zeroed",
+            "__rustc::__rust_realloc",
+            "sqlite3MemMalloc",
+            "sqlite3MemRealloc",
+        ];
+        let mut dumps = 0;
+        let mut dump = |label: &str| -> (u64, Vec<u64>) {
+            callgrind_control(&[&format!("--dump={label}")], pid);
+            dumps += 1;
+            let path = cg_dir.join(format!("callgrind.out.{pid}.{dumps}"));
+            let renamed = cg_dir.join(format!("callgrind.{label}.out"));
+            std::fs::rename(&path, &renamed)
+                .unwrap_or_else(|e| panic!("no dump {}: {e}", path.display()));
+            parse_callgrind(&renamed, &counted)
+        };
+        // What the server does on its own (timers, monitor) per second.
+        callgrind_control(&["--zero"], pid);
+        let t = Instant::now();
+        std::thread::sleep(Duration::from_secs(5));
+        let (idle, _) = dump("idle");
+        idle_per_sec = idle as f64 / t.elapsed().as_secs_f64();
+        let cg_only = std::env::var("BENCH_CG_CELLS").ok();
+        for cell in cells(&quant.base) {
+            if cg_only
+                .as_deref()
+                .is_some_and(|o| !o.split(',').any(|c| c.trim() == cell.name))
+            {
+                continue;
+            }
+            eprintln!("{}: callgrind, {n_cg} requests…", cell.name);
+            rt.block_on(send_seq(&client, &cell, &auth, 30, &mut seq));
+            callgrind_control(&["--zero"], pid);
+            let t = Instant::now();
+            rt.block_on(send_seq(&client, &cell, &auth, n_cg, &mut seq));
+            let (ir, calls) = dump(cell.name);
+            let wall = t.elapsed().as_secs_f64();
+            if let Some((_, r)) = results.iter_mut().find(|(n, _)| *n == cell.name) {
+                r.instr = (ir as f64 - idle_per_sec * wall).max(0.0) / n_cg as f64;
+                r.rust_allocs = calls[..3].iter().sum::<u64>() as f64 / n_cg as f64;
+                r.sqlite_allocs = calls[3..].iter().sum::<u64>() as f64 / n_cg as f64;
+                eprintln!(
+                    "  {:.0} instructions/request, {:.0} + {:.0} allocations/request ({:.1} s)",
+                    r.instr, r.rust_allocs, r.sqlite_allocs, wall
+                );
+            }
+        }
+    }
+
+    let mut out = String::new();
+    out.push_str(&format!(
+        "Cost per request of {quant_version} on {rows} work orders and {rows} customers ({}), one request at a \
+         time on one connection; CPU: median of {rounds} rounds of {n_native} requests; instructions and \
+         allocations: callgrind over {n_cg} requests after a warm-up{}.\n\n",
+        machine_note(),
+        if use_cg {
+            format!(", minus the idle server's {:.0} instructions/s", idle_per_sec)
+        } else {
+            " (not run: BENCH_CALLGRIND=0)".into()
+        }
+    ));
+    out.push_str("| request | server CPU µs | instructions | Rust allocs | SQLite allocs | response bytes |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|\n");
+    for (name, r) in &results {
+        out.push_str(&format!(
+            "| {name} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |\n",
+            r.cpu_us, r.instr, r.rust_allocs, r.sqlite_allocs, r.bytes
+        ));
+    }
+    if use_cg {
+        out.push_str(&format!(
+            "\nCallgrind dumps: {} (`callgrind_annotate callgrind.<cell>.out`).\n",
+            cg_dir.display()
+        ));
+    }
+    println!("{out}");
+    if let Ok(path) = std::env::var("BENCH_OUT") {
+        std::fs::write(&path, &out).unwrap_or_else(|e| panic!("cannot write {path}: {e}"));
+    }
+    if std::env::var("BENCH_KEEP").is_ok_and(|v| v == "1") {
+        eprintln!("keeping {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(dir.join("quant"));
+    }
 }

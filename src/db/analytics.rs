@@ -59,8 +59,12 @@ pub fn booked_next_7_days(
 ) -> Result<HashMap<String, i64>, DbError> {
     let lo = f::day_minutes(today);
     let hi = lo + 7 * f::DAY_MINUTES;
-    let mut st = c.prepare(
-        "SELECT assigned_employee_id, window_start, window_end FROM work_orders
+    // The partial index of booked work orders by end of window (migration
+    // 0004): without statistics the planner would pick the status index and
+    // visit every booking ever made.
+    let mut st = c.prepare_cached(
+        "SELECT assigned_employee_id, window_start, window_end
+         FROM work_orders INDEXED BY work_orders_booked
          WHERE status IN ('scheduled', 'in_progress') AND assigned_employee_id IS NOT NULL
            AND window_start < ?2 AND window_end > ?1 AND (?3 IS NULL OR id <> ?3)",
     )?;

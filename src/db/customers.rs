@@ -199,6 +199,9 @@ pub fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Customer>, i64), DbError> {
+    if let (Some(fts), None) = (&f.fts, &f.tag) {
+        return search(c, fts, limit, offset);
+    }
     let tag_clause = "(?2 IS NULL OR EXISTS (SELECT 1 FROM json_each(c.tags) t WHERE lower(t.value) = lower(?2)))";
     let (count_sql, page_sql) = if f.fts.is_some() {
         (
@@ -237,6 +240,70 @@ pub fn list(
     let mut st = c.prepare_cached(&page_sql)?;
     let rows = st.query_map(params![f.fts, f.tag, limit, offset], from_row)?;
     Ok((rows.collect::<Result<_, _>>()?, total))
+}
+
+/// [`list`] for a search without a tag filter, in one pass over the
+/// matches: every match's rank (`bm25`, with the column weights below) and
+/// name come out of the search index, are ordered here — rank, then name
+/// (SQLite's `NOCASE`: ASCII case folded), then id, exactly the `ORDER BY`
+/// of the tagged query — and only the page's customers are read. The total is
+/// the number of matches, so no second `count(*)` pass over the index.
+/// Fails only on database errors.
+fn search(
+    c: &Connection,
+    fts: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Customer>, i64), DbError> {
+    let mut st = c.prepare_cached(
+        "SELECT customer_id, bm25(customers_fts, 0.0, 10.0, 6.0, 4.0, 4.0, 2.0, 1.0), name
+         FROM customers_fts WHERE customers_fts MATCH ?1",
+    )?;
+    let mut hits: Vec<(f64, String, String)> = st
+        .query_map([fts], |r| Ok((r.get(1)?, r.get(2)?, r.get(0)?)))?
+        .collect::<Result<_, _>>()?;
+    let total = hits.len() as i64;
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(hits.len());
+    let end = start
+        .saturating_add(usize::try_from(limit).unwrap_or(0))
+        .min(hits.len());
+    if start == end {
+        return Ok((Vec::new(), total));
+    }
+    let order = |a: &(f64, String, String), b: &(f64, String, String)| {
+        a.0.partial_cmp(&b.0)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| nocase_cmp(&a.1, &b.1))
+            .then_with(|| a.2.cmp(&b.2))
+    };
+    // Only the first `end` need to be in order.
+    if end < hits.len() {
+        hits.select_nth_unstable_by(end - 1, order);
+        hits.truncate(end);
+    }
+    hits.sort_unstable_by(order);
+    let page = &hits[start..end];
+    let ids: Vec<&str> = page.iter().map(|h| h.2.as_str()).collect();
+    let ids_json = serde_json::to_string(&ids).map_err(|e| DbError::Task(e.to_string()))?;
+    let mut found: std::collections::HashMap<String, Customer> = c
+        .prepare_cached(&format!(
+            "SELECT {COLS} FROM customers WHERE id IN (SELECT value FROM json_each(?1))"
+        ))?
+        .query_map([ids_json], from_row)?
+        .map(|r| r.map(|cust| (cust.id.clone(), cust)))
+        .collect::<Result<_, _>>()?;
+    let rows = page.iter().filter_map(|h| found.remove(&h.2)).collect();
+    Ok((rows, total))
+}
+
+/// SQLite's `NOCASE` collation: bytes compared with ASCII letters folded to
+/// lower case, a shorter prefix first.
+fn nocase_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    a.bytes()
+        .map(|x| x.to_ascii_lowercase())
+        .cmp(b.bytes().map(|x| x.to_ascii_lowercase()))
 }
 
 fn prefixed(alias: &str) -> String {
@@ -453,4 +520,67 @@ pub fn delete_contact(
             after: &Value::Null,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_pages_match_the_sql_order_and_total() {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::db::migrations::apply_pending(&mut c, Utc::now()).unwrap();
+        // Ties everywhere: the same words in different case and columns, so
+        // rank, then name (NOCASE), then id decide.
+        c.execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300)
+             INSERT INTO customers (id, name, company, notes, created_at, updated_at)
+             SELECT printf('id-%03d', (i * 37) % 301),
+                 CASE i % 4 WHEN 0 THEN 'Ben Dubois' WHEN 1 THEN 'ben dubois' WHEN 2 THEN 'Benoit_Dubonnet'
+                     ELSE 'Bengt Dubrovnik' END,
+                 CASE WHEN i % 5 = 0 THEN 'Dubois Plumbing' ELSE '' END,
+                 CASE WHEN i % 7 = 0 THEN 'ben ben ben dubois' ELSE 'x' END, 't', 't'
+             FROM n;
+             INSERT INTO customers_fts (customer_id, name, company, email, phone, address, notes)
+             SELECT id, name, company, email, phone, '', notes FROM customers;",
+        )
+        .unwrap();
+        for q in [
+            "\"ben\"* \"dub\"*",
+            "\"dubo\"*",
+            "\"benoit\"*",
+            "\"nobody\"*",
+        ] {
+            let sql_total: i64 = c
+                .query_row(
+                    "SELECT count(*) FROM customers_fts WHERE customers_fts MATCH ?1",
+                    [q],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            for (limit, offset) in [(20, 0), (20, 20), (7, 35), (100, 0), (100, 250), (5, 1000)] {
+                let sql_ids: Vec<String> = c
+                    .prepare(
+                        "SELECT c.id FROM customers_fts f JOIN customers c ON c.id = f.customer_id
+                         WHERE customers_fts MATCH ?1
+                         ORDER BY bm25(customers_fts, 0.0, 10.0, 6.0, 4.0, 4.0, 2.0, 1.0),
+                             c.name COLLATE NOCASE, c.id
+                         LIMIT ?2 OFFSET ?3",
+                    )
+                    .unwrap()
+                    .query_map(params![q, limit, offset], |r| r.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                let f = CustomerFilter {
+                    fts: Some(q.into()),
+                    tag: None,
+                };
+                let (rows, total) = list(&c, &f, limit, offset).unwrap();
+                assert_eq!(total, sql_total, "{q}");
+                let ids: Vec<String> = rows.into_iter().map(|r| r.id).collect();
+                assert_eq!(ids, sql_ids, "{q} limit {limit} offset {offset}");
+            }
+        }
+    }
 }

@@ -35,6 +35,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "work_order_counts",
         sql: include_str!("migrations/0003_work_order_counts.sql"),
     },
+    Migration {
+        version: 4,
+        name: "search_and_booking_indexes",
+        sql: include_str!("migrations/0004_search_and_booking_indexes.sql"),
+    },
 ];
 
 /// The highest version this binary knows.
@@ -158,5 +163,49 @@ mod tests {
         .unwrap();
         let e = apply_pending(&mut c, chrono::Utc::now()).unwrap_err();
         assert!(e.to_string().contains("only knows up to version"), "{e}");
+    }
+
+    #[test]
+    fn search_rows_survive_the_0004_rebuild() {
+        let mut c = Connection::open_in_memory().unwrap();
+        c.execute_batch(BOOKKEEPING).unwrap();
+        for m in &MIGRATIONS[..3] {
+            c.execute_batch(m.sql).unwrap();
+            c.execute(
+                "INSERT INTO schema_migrations VALUES (?1, ?2, 'x')",
+                rusqlite::params![m.version, m.name],
+            )
+            .unwrap();
+        }
+        c.execute_batch(
+            "INSERT INTO customers_fts (rowid, customer_id, name, email) VALUES
+                 (7, 'c7', 'Ben Dubois', 'bdubois@example.net'), (9, 'c9', 'Ann Duboc', '');",
+        )
+        .unwrap();
+        assert_eq!(apply_pending(&mut c, chrono::Utc::now()).unwrap(), vec![4]);
+        let hits: Vec<(i64, String)> = c
+            .prepare("SELECT rowid, customer_id FROM customers_fts WHERE customers_fts MATCH '\"dubo\"*' ORDER BY rowid")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(hits, vec![(7, "c7".to_string()), (9, "c9".to_string())]);
+        let sql: String = c
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'customers_fts'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(sql.contains("prefix = '2 3 4'"), "{sql}");
+        let booked: i64 = c
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'work_orders_booked'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(booked, 1);
     }
 }

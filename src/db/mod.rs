@@ -20,6 +20,7 @@ pub mod employees;
 pub mod equipment;
 pub mod follow_ups;
 pub mod invoices;
+pub mod json_out;
 pub mod leads;
 pub mod migrations;
 pub mod work_orders;

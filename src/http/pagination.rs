@@ -105,23 +105,44 @@ pub struct Paginated<T> {
     pub pagination: Pagination,
 }
 
+impl Pagination {
+    /// Where `page` sits in a list of `total` items.
+    pub fn new(page: Page, total: i64) -> Self {
+        let limit = i64::from(page.limit);
+        let total_pages = (total + limit - 1) / limit;
+        Pagination {
+            page: page.page,
+            limit: page.limit,
+            total,
+            total_pages,
+            has_next: i64::from(page.page) < total_pages,
+            has_previous: page.page > 1,
+        }
+    }
+}
+
 impl<T> Paginated<T> {
     /// Wraps one page of `data` out of `total` items.
     pub fn new(data: Vec<T>, page: Page, total: i64) -> Self {
-        let limit = i64::from(page.limit);
-        let total_pages = (total + limit - 1) / limit;
         Self {
             data,
-            pagination: Pagination {
-                page: page.page,
-                limit: page.limit,
-                total,
-                total_pages,
-                has_next: i64::from(page.page) < total_pages,
-                has_previous: page.page > 1,
-            },
+            pagination: Pagination::new(page, total),
         }
     }
+}
+
+/// The start of a list body written without [`Paginated`]: `{"data":`, to be
+/// followed by the items as a JSON array and then [`finish_json_body`].
+pub const JSON_BODY_START: &[u8] = b"{\"data\":";
+
+/// Ends a list body that holds [`JSON_BODY_START`] and a JSON array of items
+/// with `,"pagination":{…}}` — the same bytes as serde_json writes for
+/// `Paginated::new(items, page, total)`.
+pub fn finish_json_body(out: &mut Vec<u8>, page: Page, total: i64) {
+    out.extend_from_slice(b",\"pagination\":");
+    // Writing a plain struct of numbers and booleans into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, &Pagination::new(page, total));
+    out.push(b'}');
 }
 
 #[cfg(test)]
@@ -165,5 +186,19 @@ mod tests {
             (p.total_pages, p.has_next, p.has_previous),
             (0, false, false)
         );
+    }
+
+    #[test]
+    fn json_body_matches_paginated() {
+        for (p, l, total) in [(1, 20, 0), (1, 50, 20000), (3, 7, 15), (9, 10, 3)] {
+            let page = Page { page: p, limit: l };
+            let mut out = JSON_BODY_START.to_vec();
+            out.extend_from_slice(b"[1,2]");
+            finish_json_body(&mut out, page, total);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&Paginated::new(vec![1, 2], page, total)).unwrap()
+            );
+        }
     }
 }
