@@ -839,14 +839,7 @@ async fn kill_9_under_writes_loses_nothing_acknowledged_before_the_last_syncs() 
         &["serve", "--listen", "127.0.0.1:0"],
     ));
     let base = served.base();
-    let c = cookie_client();
-    let r = c
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": "owner@kill.test", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let c = login_client(&base, "owner@kill.test", PASSWORD).await;
     // Write for 3 s, remembering when each write was acknowledged.
     let mut acked: Vec<(String, Instant)> = Vec::new();
     let until = Instant::now() + Duration::from_secs(3);
