@@ -166,6 +166,8 @@ struct Capture {
     /// Our last checkpoint emptied the WAL: the next WAL generation (salt1
     /// + 1) continues from `pos`.
     expect_restart: bool,
+    /// Something was shipped since the last checkpoint that emptied the WAL.
+    dirty: bool,
 }
 
 fn sqlite_err(e: rusqlite::Error) -> String {
@@ -198,6 +200,7 @@ impl Capture {
             page_size,
             pos: None,
             expect_restart: false,
+            dirty: false,
         };
         c.begin_read()?;
         Ok(c)
@@ -494,6 +497,15 @@ impl Capture {
         true
     }
 
+    /// Everything in the WAL is shipped and checkpointed (or there is no
+    /// WAL): nothing for a checkpoint to do until the next commit.
+    fn settled(&self) -> bool {
+        !self.dirty
+            && self
+                .pos
+                .is_some_and(|p| p.salts.is_none() || self.expect_restart)
+    }
+
     /// Records that the position's data is in the replica.
     fn shipped(&mut self, pos: Position) {
         if self.pos.and_then(|p| p.salts) != pos.salts {
@@ -501,6 +513,7 @@ impl Capture {
             self.expect_restart = false;
         }
         self.pos = Some(pos);
+        self.dirty = true;
     }
 
     /// With the write lock held: checkpoints (PASSIVE) when everything in the
@@ -511,6 +524,7 @@ impl Capture {
             return Ok(Ck::Done(false));
         };
         let Some((h, bytes)) = self.read_wal()? else {
+            self.dirty = false;
             return Ok(Ck::Done(false));
         };
         if pos.salts != Some((h.salt1, h.salt2)) {
@@ -536,6 +550,7 @@ impl Capture {
         let full = busy == 0 && log == done && log > 0;
         if full {
             self.expect_restart = true;
+            self.dirty = false;
         }
         Ok(Ck::Done(full))
     }
@@ -603,6 +618,9 @@ pub fn free_bytes(path: &Path) -> Option<u64> {
     Some(u64::from(st.f_bavail).saturating_mul(u64::from(st.f_frsize)))
 }
 
+/// How often the replicator looks at the writer's commit counter between
+/// rounds.
+const COMMIT_POLL: Duration = Duration::from_millis(20);
 /// How often level-0 files are merged into level 1 (Litestream's default).
 const COMPACTION_INTERVAL: Duration = Duration::from_secs(30);
 /// Longest an upload may hold the write lock (writers wait, they do not fail:
@@ -708,10 +726,11 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Backoff after `failures` consecutive failures: doubling from 1 s up to
-/// 60 s, with up to 25 % jitter.
+/// 15 s, with up to 25 % jitter (so shipping resumes within ~20 s of S3
+/// coming back; a failed attempt costs one request).
 pub fn backoff(failures: u32) -> Duration {
     use rand::Rng;
-    let base = Duration::from_secs(1u64 << failures.min(6)).min(Duration::from_secs(60));
+    let base = Duration::from_secs(1u64 << failures.min(4)).min(Duration::from_secs(15));
     let jitter = rand::rng().random_range(0.0..0.25);
     base.mul_f64(1.0 + jitter)
 }
@@ -750,9 +769,17 @@ impl Task {
             last_compaction: Instant::now(),
         };
         let mut failures = 0u32;
+        let commits = |db: &crate::db::Db| {
+            db.stats()
+                .commits
+                .load(std::sync::atomic::Ordering::Relaxed)
+        };
         loop {
             let stopping = *stop.borrow();
             let started = self.clock.now();
+            let round_start = Instant::now();
+            // Commits counted before the round reads the WAL are in it.
+            let seen = commits(&self.db);
             match self.round(&mut l).await {
                 Ok(()) if stopping => {
                     if let (Some(cap), Some(txid)) = (l.cap.take(), l.txid) {
@@ -788,14 +815,30 @@ impl Task {
             if stopping {
                 break;
             }
-            let wait = if failures == 0 {
-                self.sync_interval
-            } else {
-                backoff(failures - 1).max(self.sync_interval)
-            };
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = stop.changed() => {}
+            if failures > 0 {
+                let wait = backoff(failures - 1).max(self.sync_interval);
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+            // The next round starts as soon as something was committed, but
+            // no sooner than half a sync interval after this one started, so
+            // a commit is in the replica within one sync interval (plus a
+            // slow upload); with nothing committed, one round per interval.
+            let earliest = round_start + self.sync_interval / 2;
+            let latest = round_start + self.sync_interval;
+            loop {
+                let now = Instant::now();
+                if now >= latest || (now >= earliest && commits(&self.db) != seen) {
+                    break;
+                }
+                let nap = COMMIT_POLL.min(latest - now);
+                tokio::select! {
+                    _ = tokio::time::sleep(nap) => {}
+                    _ = stop.changed() => break,
+                }
             }
         }
         tracing::info!("replication stopped");
@@ -909,6 +952,13 @@ impl Task {
         let (Some(cap), Some(txid)) = (l.cap.take(), l.txid) else {
             return Ok(());
         };
+        if cap.settled() {
+            // Our last checkpoint emptied the WAL and nothing came since: no
+            // need to hold writers back (or to count a commit of our own).
+            l.cap = Some(cap);
+            l.skipped = 0;
+            return Ok(());
+        }
         let forced = l.skipped + 1 >= FORCE_AFTER_SKIPS;
         let now = self.clock.now();
         let store = l.store.clone();
@@ -1060,7 +1110,8 @@ mod tests {
     fn backoff_grows_and_is_capped() {
         assert!(backoff(0) >= Duration::from_secs(1) && backoff(0) < Duration::from_secs(2));
         assert!(backoff(3) >= Duration::from_secs(8));
-        assert!(backoff(30) <= Duration::from_secs(75));
+        assert!(backoff(30) <= Duration::from_secs(19));
+        assert!(backoff(30) >= Duration::from_secs(15));
     }
 
     fn db(dir: &Path) -> Connection {
