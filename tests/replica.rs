@@ -939,6 +939,9 @@ async fn retention_deletes_what_no_restore_in_the_window_needs() {
         replica_config(c, &moto, "quant-retention");
         c.replica.snapshot_interval = Duration::from_secs(1);
         c.replica.retention = Duration::from_secs(2);
+        c.replica.compaction.intervals =
+            vec![Duration::from_millis(400), Duration::from_millis(800)];
+        c.replica.compaction.l0_retention = Duration::from_secs(1);
     })
     .await;
     app.user("owner@retention.test", Role::Owner).await;
@@ -975,6 +978,32 @@ async fn retention_deletes_what_no_restore_in_the_window_needs() {
         l0.iter().all(|f| f.max_txid > snapshots[0].max_txid),
         "level-0 files older than the oldest kept snapshot were deleted: {l0:?} {snapshots:?}"
     );
+    for level in [1, 2] {
+        let files = store.list(level).await.unwrap();
+        assert!(
+            files.iter().all(|f| f.max_txid > snapshots[0].max_txid),
+            "level-{level} files older than the oldest kept snapshot were deleted: {files:?} {snapshots:?}"
+        );
+    }
+    // Every TXID in the window still restores, the same with both tools.
+    let newest = snapshots.last().unwrap().max_txid;
+    let max = store.max_txid().await.unwrap();
+    for t in [
+        snapshots[0].max_txid,
+        snapshots[0].max_txid + 1,
+        newest - 1,
+        max,
+    ] {
+        let hex = format!("{t:016x}");
+        let q = dir.path().join(format!("window-{hex}.db"));
+        let (code, stdout, stderr) = quant_restore(&moto, "quant-retention", &q, &["--txid", &hex]);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        let l = dir.path().join(format!("window-litestream-{hex}.db"));
+        let (code, stdout, stderr) =
+            litestream_restore(&litestream, &moto, "quant-retention", &l, &["-txid", &hex]);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert_eq!(dump(&q), dump(&l), "at {hex}");
+    }
     let q = dir.path().join("retained.db");
     let (code, stdout, stderr) = quant_restore(&moto, "quant-retention", &q, &[]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
@@ -994,7 +1023,12 @@ async fn compacted_files_restore_with_quant_and_litestream() {
     };
     let moto = Moto::start(&moto_bin);
     moto.create_bucket("quant-compact").await;
-    let app = TestApp::start_with(|c| replica_config(c, &moto, "quant-compact")).await;
+    let app = TestApp::start_with(|c| {
+        replica_config(c, &moto, "quant-compact");
+        // No background compaction: this test compacts by hand.
+        c.replica.compaction.intervals.clear();
+    })
+    .await;
     app.user("owner@compact.test", Role::Owner).await;
     let client = app.login("owner@compact.test").await;
     for round in 0..5 {
@@ -1208,4 +1242,181 @@ async fn a_200_mb_database_round_trips_through_quant_and_litestream() {
     let (code, stdout, stderr) = litestream_restore(&litestream, &moto, "quant-big", &l, &[]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert_eq!(big_fingerprint(&l), want);
+}
+
+async fn store_for(moto: &Moto, bucket: &str) -> quant::replica::s3::Store {
+    quant::replica::s3::Store::connect(&quant::replica::s3::StoreSettings {
+        bucket: bucket.into(),
+        path: "quant.db".into(),
+        endpoint: Some(moto.endpoint()),
+        region: "us-east-1".into(),
+        force_path_style: true,
+        credentials: Some((KEY_ID.into(), SECRET.to_string().into())),
+    })
+    .await
+}
+
+/// The database at TXID `target` rebuilt from the first snapshot and the
+/// level-0 files alone (no compacted file), with the LTX decoder directly:
+/// the reference that restores from compacted levels must equal.
+async fn from_level_0(store: &quant::replica::s3::Store, target: u64, out: &Path) {
+    use std::os::unix::fs::FileExt;
+    let snap = store.list(9).await.unwrap();
+    assert_eq!(snap[0].min_txid, 1);
+    let mut files = vec![snap[0].clone()];
+    files.extend(
+        store
+            .list(0)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|f| f.min_txid > snap[0].max_txid && f.max_txid <= target),
+    );
+    let f = std::fs::File::create(out).unwrap();
+    let mut end = 0;
+    for info in &files {
+        let bytes = store.get_ltx(info).await.unwrap();
+        let h = quant::replica::ltx::decode(&bytes, |p, d| {
+            f.write_all_at(d, u64::from(p - 1) * d.len() as u64)
+                .unwrap();
+            Ok(())
+        })
+        .unwrap();
+        end = u64::from(h.commit) * u64::from(h.page_size);
+    }
+    f.set_len(end).unwrap();
+}
+
+/// Eight levels, 0.3 s to 2.4 s apart instead of 30 s, 5 min, 1 h; level-0
+/// files are kept (they are the reference the compacted levels must match).
+fn app_schedule() -> quant::replica::compact::Schedule {
+    quant::replica::compact::Schedule {
+        intervals: (1..=8).map(|k| Duration::from_millis(300 * k)).collect(),
+        l0_retention: Duration::from_secs(3600),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_levels_1_to_8_restore_with_quant_and_litestream_from_every_mix() {
+    let (Some(moto_bin), Some(litestream)) =
+        (tool("QUANT_TEST_MOTO"), tool("QUANT_TEST_LITESTREAM"))
+    else {
+        return;
+    };
+    let moto = Moto::start(&moto_bin);
+    moto.create_bucket("quant-levels").await;
+    let app = TestApp::start_with(|c| {
+        replica_config(c, &moto, "quant-levels");
+        c.replica.sync_interval = Duration::from_millis(100);
+        c.replica.compaction = app_schedule();
+    })
+    .await;
+    app.user("owner@levels.test", Role::Owner).await;
+    let client = app.login("owner@levels.test").await;
+    let until = Instant::now() + Duration::from_secs(6);
+    let mut n = 0;
+    while Instant::now() < until {
+        add_customers(&app, &client, n, 2).await;
+        n += 2;
+        tokio::time::sleep(Duration::from_millis(120)).await;
+    }
+    let db_path = app.state.config().db_path();
+    let dir = app.stop().await;
+    let want = dump(&db_path);
+    assert_eq!(want["customers"].len(), n);
+
+    let store = store_for(&moto, "quant-levels").await;
+    // However far the background compactions got, one more round (every
+    // level due, lowest first) leaves a file at every level.
+    let schedule = app_schedule();
+    quant::replica::compact::Compactor::new(store.clone(), schedule, chrono::Utc::now())
+        .tick(chrono::Utc::now())
+        .await
+        .unwrap();
+    let mut all = Vec::new();
+    for level in 0..=9 {
+        let files = store.list(level).await.unwrap();
+        assert!(!files.is_empty(), "level {level} has no file");
+        all.extend(files);
+    }
+    let max = all.iter().map(|f| f.max_txid).max().unwrap();
+    // Targets whose restore plans differ in the levels they use.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut targets = Vec::new();
+    let mut used = std::collections::BTreeSet::new();
+    let mut widest = 0;
+    for t in (2..=max).rev() {
+        let plan = quant::replica::restore::plan(&all, t).unwrap();
+        let levels: Vec<u8> = plan.iter().map(|f| f.level).collect();
+        used.extend(levels.iter().copied());
+        let distinct: std::collections::BTreeSet<u8> = levels.iter().copied().collect();
+        widest = widest.max(distinct.len());
+        if seen.insert(levels) {
+            targets.push(t);
+        }
+    }
+    assert!(
+        used.len() >= 5 && used.contains(&0) && used.contains(&9) && used.contains(&8),
+        "levels used by restores: {used:?} of {all:?}"
+    );
+    assert!(widest >= 4, "no restore mixes four levels: {all:?}");
+    assert!(
+        targets.len() >= 4,
+        "only {} different plans: {all:?}",
+        targets.len()
+    );
+    let out = dir.path().join("levels");
+    std::fs::create_dir_all(&out).unwrap();
+    // Eight of them, spread over the range.
+    let step = targets.len().div_ceil(8);
+    for t in targets.iter().step_by(step) {
+        let hex = format!("{t:016x}");
+        let reference = out.join(format!("l0-{hex}.db"));
+        from_level_0(&store, *t, &reference).await;
+        let want_t = dump(&reference);
+        let q = out.join(format!("quant-{hex}.db"));
+        let (code, stdout, stderr) = quant_restore(&moto, "quant-levels", &q, &["--txid", &hex]);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert_eq!(dump(&q), want_t, "quant restore at {hex}");
+        let l = out.join(format!("litestream-{hex}.db"));
+        let (code, stdout, stderr) =
+            litestream_restore(&litestream, &moto, "quant-levels", &l, &["-txid", &hex]);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert_eq!(dump(&l), want_t, "litestream restore at {hex}");
+    }
+    // The newest state too, equal to the source.
+    let q = out.join("quant-latest.db");
+    let (code, stdout, stderr) = quant_restore(&moto, "quant-levels", &q, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(dump(&q), want);
+
+    // Level-0 retention: once level 1 covers them, old level-0 files go;
+    // both tools still restore the newest state.
+    let l1_max = store.list(1).await.unwrap().last().unwrap().max_txid;
+    let mut c = quant::replica::compact::Compactor::new(
+        store.clone(),
+        quant::replica::compact::Schedule {
+            intervals: vec![Duration::from_secs(3600)],
+            l0_retention: Duration::ZERO,
+        },
+        chrono::Utc::now(),
+    );
+    c.tick(chrono::Utc::now() + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    let l0 = store.list(0).await.unwrap();
+    let l1_max_now = store.list(1).await.unwrap().last().unwrap().max_txid;
+    assert!(l1_max_now >= l1_max);
+    assert!(
+        l0.iter().all(|f| f.max_txid > l1_max_now),
+        "level-0 files covered by level 1 are deleted: {l0:?}"
+    );
+    let q = out.join("quant-after-l0-retention.db");
+    let (code, stdout, stderr) = quant_restore(&moto, "quant-levels", &q, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(dump(&q), want);
+    let l = out.join("litestream-after-l0-retention.db");
+    let (code, stdout, stderr) = litestream_restore(&litestream, &moto, "quant-levels", &l, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(dump(&l), want);
 }

@@ -1,17 +1,81 @@
-//! Compaction: merges runs of consecutive files of one level into a file of
-//! the next level (`min-max`, later pages win), so a restore downloads a few
-//! large files instead of one per sync. Litestream's restore picks, at each
-//! step, the file that reaches furthest, so compacted files are used as soon
-//! as they exist. Runs never span a TXID that is missing from the source
-//! level (a snapshot's TXID is only at level 9).
+//! Compaction, as Litestream 0.5 does it: level `n` (1–8) merges the files
+//! of level `n - 1` written since its own last file into one file
+//! (`min-max`, later pages win), at every multiple of its interval on the
+//! wall clock (Litestream's defaults: L1 every 30 s, L2 every 5 min, L3
+//! every hour), so a restore downloads a few large files instead of one per
+//! sync. Litestream's restore picks, at each step, the file that reaches
+//! furthest, so compacted files are used as soon as they exist. Runs never
+//! span a TXID that is missing from the source level (a snapshot's TXID is
+//! only at level 9). Level-0 files are deleted once a level-1 file covers
+//! them and they are older than the level-0 retention (5 min, Litestream's
+//! `l0-retention`): point-in-time restore then has level 1's granularity for
+//! older moments. Everything else is deleted by snapshot retention.
 
 use super::ltx::{self, Encoder, FLAG_NO_CHECKSUM};
-use super::s3::{FileInfo, Store};
+use super::s3::{FileInfo, SNAPSHOT_LEVEL, Store};
+use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Litestream 0.5's default compaction intervals, for levels 1, 2 and 3.
+pub const DEFAULT_INTERVALS: [Duration; 3] = [
+    Duration::from_secs(30),
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(3600),
+];
+/// How long a level-0 file stays after level 1 covers it (Litestream's
+/// default `l0-retention`).
+pub const DEFAULT_L0_RETENTION: Duration = Duration::from_secs(5 * 60);
+
+/// When each level is compacted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    /// Interval of level 1, 2, … (at most 8 levels).
+    pub intervals: Vec<Duration>,
+    /// How long level-0 files are kept once level 1 covers them.
+    pub l0_retention: Duration,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule {
+            intervals: DEFAULT_INTERVALS.to_vec(),
+            l0_retention: DEFAULT_L0_RETENTION,
+        }
+    }
+}
+
+impl Schedule {
+    /// Checks the levels. Fails when there are more than 8 or an interval is
+    /// shorter than 100 ms.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.intervals.len() > usize::from(SNAPSHOT_LEVEL - 1) {
+            return Err(format!("at most {} compaction levels", SNAPSHOT_LEVEL - 1));
+        }
+        if self
+            .intervals
+            .iter()
+            .any(|i| *i < Duration::from_millis(100))
+        {
+            return Err("a compaction interval is shorter than 100ms".into());
+        }
+        Ok(())
+    }
+}
+
+/// The most recent multiple of `interval` since the epoch at or before
+/// `now`: compactions are aligned on the wall clock, as Litestream's are.
+pub fn boundary(now: DateTime<Utc>, interval: Duration) -> DateTime<Utc> {
+    let step = interval.as_millis().max(1) as i64;
+    let ms = now.timestamp_millis();
+    DateTime::from_timestamp_millis(ms - ms.rem_euclid(step)).unwrap_or(now)
+}
 
 /// The runs of `files` (sorted by TXID) with no gap between neighbours,
 /// starting after `done` (the highest TXID already compacted at the target
-/// level). Runs of a single file are left alone.
+/// level). A single file is a run too: as in Litestream, every file reaches
+/// every level, so each level alone restores the whole range it covers.
 pub fn runs(files: &[FileInfo], done: u64) -> Vec<Vec<FileInfo>> {
     let mut out: Vec<Vec<FileInfo>> = Vec::new();
     let mut cur: Vec<FileInfo> = Vec::new();
@@ -19,14 +83,14 @@ pub fn runs(files: &[FileInfo], done: u64) -> Vec<Vec<FileInfo>> {
         match cur.last() {
             Some(last) if last.max_txid + 1 == f.min_txid => cur.push(f.clone()),
             _ => {
-                if cur.len() > 1 {
+                if !cur.is_empty() {
                     out.push(std::mem::take(&mut cur));
                 }
                 cur = vec![f.clone()];
             }
         }
     }
-    if cur.len() > 1 {
+    if !cur.is_empty() {
         out.push(cur);
     }
     out
@@ -71,18 +135,39 @@ pub fn merge(files: &[Vec<u8>]) -> Result<Vec<u8>, ltx::LtxError> {
 /// Returns how many files were written. Fails on a store error or an
 /// invalid source file (nothing is deleted: retention does that).
 pub async fn compact(store: &Store, to: u8) -> Result<usize, String> {
-    let from = to
-        .checked_sub(1)
-        .ok_or("level 0 is not a compaction level")?;
     let done = store
         .list(to)
         .await
         .map_err(|e| e.to_string())?
-        .last()
+        .iter()
         .map(|f| f.max_txid)
+        .max()
         .unwrap_or(0);
-    let sources = store.list(from).await.map_err(|e| e.to_string())?;
-    let mut written = 0;
+    Ok(compact_after(store, to, done).await?.len())
+}
+
+/// A file written by compaction and the files it was made of.
+#[derive(Debug, Clone)]
+pub struct Compacted {
+    /// The new file.
+    pub file: FileInfo,
+    /// Its sources, one level down.
+    pub sources: Vec<FileInfo>,
+}
+
+/// Compacts the runs of level `to - 1` that start after TXID `done` into
+/// level `to`. Returns what was written. Fails on a store error or an
+/// invalid source file.
+pub async fn compact_after(store: &Store, to: u8, done: u64) -> Result<Vec<Compacted>, String> {
+    let from = to
+        .checked_sub(1)
+        .filter(|_| to < SNAPSHOT_LEVEL)
+        .ok_or("levels 1 to 8 are compaction levels")?;
+    let sources = store
+        .list_after(from, done)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut written = Vec::new();
     for run in runs(&sources, done) {
         let mut bytes = Vec::with_capacity(run.len());
         for f in &run {
@@ -95,15 +180,184 @@ pub async fn compact(store: &Store, to: u8) -> Result<usize, String> {
         let (min, max) = (run[0].min_txid, run[run.len() - 1].max_txid);
         let ts = ltx::Header::parse(&merged)
             .ok()
-            .and_then(|h| chrono::DateTime::from_timestamp_millis(h.timestamp_ms))
-            .unwrap_or_else(chrono::Utc::now);
+            .and_then(|h| DateTime::from_timestamp_millis(h.timestamp_ms))
+            .unwrap_or_else(Utc::now);
+        let size = merged.len() as u64;
         store
             .put_ltx(to, min, max, ts, merged)
             .await
             .map_err(|e| e.to_string())?;
-        written += 1;
+        written.push(Compacted {
+            file: FileInfo {
+                level: to,
+                min_txid: min,
+                max_txid: max,
+                size,
+                last_modified: Some(Utc::now()),
+            },
+            sources: run,
+        });
     }
     Ok(written)
+}
+
+/// Runs compaction for one replica until `stop`: each level at every
+/// multiple of its interval, lower levels first, then deletes level-0 files
+/// that level 1 covers once they are older than the level-0 retention.
+/// Failures are logged and retried at the level's next turn.
+pub struct Compactor {
+    store: Store,
+    schedule: Schedule,
+    /// Highest TXID at each level (index = level), `None` until listed.
+    done: Vec<Option<u64>>,
+    /// When each level is next due.
+    due: Vec<DateTime<Utc>>,
+    /// Level-0 files covered by level 1, waiting for their retention.
+    covered_l0: Vec<FileInfo>,
+    /// Level 0 has been checked against level 1 since start.
+    l0_checked: bool,
+}
+
+impl Compactor {
+    /// A compactor for `store`; every level is due at once.
+    pub fn new(store: Store, schedule: Schedule, now: DateTime<Utc>) -> Compactor {
+        let levels = schedule.intervals.len();
+        Compactor {
+            store,
+            schedule,
+            done: vec![None; levels + 1],
+            due: vec![now; levels + 1],
+            covered_l0: Vec::new(),
+            l0_checked: false,
+        }
+    }
+
+    /// When the next level is due (`None` without levels).
+    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        self.due.iter().skip(1).min().copied()
+    }
+
+    /// Compacts every level that is due at `now`, then applies the level-0
+    /// retention. Returns the files written. Fails with the first error
+    /// (the failing level is retried at its next turn).
+    pub async fn tick(&mut self, now: DateTime<Utc>) -> Result<Vec<Compacted>, String> {
+        let mut out = Vec::new();
+        let mut first_err = None;
+        for (i, interval) in self.schedule.intervals.clone().into_iter().enumerate() {
+            let level = (i + 1) as u8;
+            if self.due[level as usize] > now {
+                continue;
+            }
+            self.due[level as usize] = boundary(now, interval) + interval;
+            match self.level(level).await {
+                Ok(mut w) => out.append(&mut w),
+                Err(e) => {
+                    tracing::warn!(level, error = %e, "replica compaction failed; will retry");
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        if let Err(e) = self.l0_retention(now).await {
+            tracing::warn!(error = %e, "replica level-0 retention failed; will retry");
+            first_err.get_or_insert(e);
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
+
+    async fn level(&mut self, level: u8) -> Result<Vec<Compacted>, String> {
+        let l = level as usize;
+        let done = match self.done[l] {
+            Some(d) => d,
+            None => {
+                let files = self.store.list(level).await.map_err(|e| e.to_string())?;
+                let d = files.iter().map(|f| f.max_txid).max().unwrap_or(0);
+                if level == 1 {
+                    self.check_l0(&files).await?;
+                }
+                self.done[l] = Some(d);
+                d
+            }
+        };
+        let written = compact_after(&self.store, level, done).await?;
+        if let Some(last) = written.last() {
+            self.done[l] = Some(last.file.max_txid);
+        }
+        if level == 1 {
+            self.covered_l0
+                .extend(written.iter().flat_map(|c| c.sources.iter().cloned()));
+        }
+        for c in &written {
+            tracing::debug!(
+                level,
+                min = c.file.min_txid,
+                max = c.file.max_txid,
+                files = c.sources.len(),
+                "replica compaction written"
+            );
+        }
+        Ok(written)
+    }
+
+    /// Once after start: level-0 files already covered by level-1 files
+    /// (compacted before a restart) wait for their retention too.
+    async fn check_l0(&mut self, l1: &[FileInfo]) -> Result<(), String> {
+        if self.l0_checked {
+            return Ok(());
+        }
+        let l0 = self.store.list(0).await.map_err(|e| e.to_string())?;
+        self.covered_l0.extend(l0.into_iter().filter(|f| {
+            l1.iter()
+                .any(|c| c.min_txid <= f.min_txid && f.max_txid <= c.max_txid)
+        }));
+        self.l0_checked = true;
+        Ok(())
+    }
+
+    /// Deletes the covered level-0 files older than the retention.
+    async fn l0_retention(&mut self, now: DateTime<Utc>) -> Result<(), String> {
+        let horizon = now
+            - chrono::Duration::from_std(self.schedule.l0_retention).map_err(|e| e.to_string())?;
+        let (old, young): (Vec<_>, Vec<_>) = std::mem::take(&mut self.covered_l0)
+            .into_iter()
+            .partition(|f| f.last_modified.is_none_or(|t| t < horizon));
+        self.covered_l0 = young;
+        if old.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.store.delete_ltx(&old).await {
+            self.covered_l0.extend(old);
+            return Err(e.to_string());
+        }
+        tracing::debug!(
+            files = old.len(),
+            "replica level-0 files deleted after compaction"
+        );
+        Ok(())
+    }
+
+    /// Runs [`Compactor::tick`] whenever a level is due, until `stop` is set.
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        if self.schedule.intervals.is_empty() {
+            return;
+        }
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let _ = self.tick(Utc::now()).await;
+            let wait = self
+                .next_due()
+                .map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+                .unwrap_or(Duration::from_secs(60));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -127,9 +381,48 @@ mod tests {
             .iter()
             .map(|r| r.iter().map(|f| (f.min_txid, f.max_txid)).collect())
             .collect();
-        assert_eq!(r, vec![vec![(2, 2), (3, 3), (4, 4)], vec![(6, 6), (7, 7)]]);
-        assert_eq!(runs(&files, 4).len(), 1);
-        assert!(runs(&files, 7).is_empty());
+        assert_eq!(
+            r,
+            vec![
+                vec![(2, 2), (3, 3), (4, 4)],
+                vec![(6, 6), (7, 7)],
+                vec![(9, 9)]
+            ]
+        );
+        assert_eq!(runs(&files, 4).len(), 2);
+        assert_eq!(runs(&files, 7).len(), 1);
+        assert!(runs(&files, 9).is_empty());
+    }
+
+    #[test]
+    fn compactions_align_on_the_wall_clock_and_levels_are_checked() {
+        let t = DateTime::parse_from_rfc3339("2026-03-01T10:17:42.5Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(
+            boundary(t, Duration::from_secs(30)),
+            at("2026-03-01T10:17:30Z")
+        );
+        assert_eq!(
+            boundary(t, Duration::from_secs(300)),
+            at("2026-03-01T10:15:00Z")
+        );
+        assert_eq!(
+            boundary(t, Duration::from_secs(3600)),
+            at("2026-03-01T10:00:00Z")
+        );
+        assert!(Schedule::default().validate().is_ok());
+        let nine = Schedule {
+            intervals: vec![Duration::from_secs(1); 9],
+            ..Schedule::default()
+        };
+        assert!(nine.validate().is_err(), "level 9 holds snapshots");
+        let tiny = Schedule {
+            intervals: vec![Duration::from_millis(1)],
+            ..Schedule::default()
+        };
+        assert!(tiny.validate().is_err());
     }
 
     fn file(min: u64, commit: u32, pages: &[(u32, u8)]) -> Vec<u8> {

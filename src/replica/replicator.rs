@@ -89,6 +89,7 @@ impl Replicator {
         clock: SharedClock,
     ) -> Result<Replicator, String> {
         let settings = StoreSettings::from_config(cfg)?;
+        cfg.compaction.validate()?;
         let status: SharedStatus = Arc::default();
         let (stop, stop_rx) = watch::channel(false);
         let task = Task {
@@ -99,6 +100,7 @@ impl Replicator {
             sync_interval: cfg.sync_interval,
             snapshot_interval: cfg.snapshot_interval,
             retention: cfg.retention,
+            compaction: cfg.compaction.clone(),
             clock,
             status: status.clone(),
         };
@@ -621,8 +623,6 @@ pub fn free_bytes(path: &Path) -> Option<u64> {
 /// How often the replicator looks at the writer's commit counter between
 /// rounds.
 const COMMIT_POLL: Duration = Duration::from_millis(20);
-/// How often level-0 files are merged into level 1 (Litestream's default).
-const COMPACTION_INTERVAL: Duration = Duration::from_secs(30);
 /// Longest an upload may hold the write lock (writers wait, they do not fail:
 /// their busy timeout is longer).
 const LOCKED_UPLOAD_TIMEOUT: Duration = Duration::from_secs(1);
@@ -707,6 +707,7 @@ struct Task {
     sync_interval: Duration,
     snapshot_interval: Duration,
     retention: Duration,
+    compaction: super::compact::Schedule,
     clock: SharedClock,
     status: SharedStatus,
 }
@@ -744,8 +745,6 @@ struct Loop {
     last_snapshot: Option<Instant>,
     /// Checkpoints skipped in a row because commits arrived meanwhile.
     skipped: u32,
-    /// When level 1 was last compacted.
-    last_compaction: Instant,
 }
 
 impl Task {
@@ -755,6 +754,11 @@ impl Task {
             bucket = store.bucket(),
             path = store.path(),
             "replication to S3 started"
+        );
+        // Compaction runs beside the syncs, so a long one never delays them.
+        let compactor = tokio::spawn(
+            super::compact::Compactor::new(store.clone(), self.compaction.clone(), Utc::now())
+                .run(stop.clone()),
         );
         let mut l = Loop {
             store,
@@ -766,7 +770,6 @@ impl Task {
             txid: None,
             last_snapshot: None,
             skipped: 0,
-            last_compaction: Instant::now(),
         };
         let mut failures = 0u32;
         let commits = |db: &crate::db::Db| {
@@ -794,12 +797,6 @@ impl Task {
                     if let Ok(mut s) = self.status.lock() {
                         s.rounds_total += 1;
                         s.current_as_of = Some(started);
-                    }
-                    if l.last_compaction.elapsed() >= COMPACTION_INTERVAL {
-                        l.last_compaction = Instant::now();
-                        if let Err(e) = super::compact::compact(&l.store, 1).await {
-                            tracing::warn!(error = %e, "replica compaction failed; will retry");
-                        }
                     }
                 }
                 Err(e) => {
@@ -841,6 +838,9 @@ impl Task {
                 }
             }
         }
+        // A compaction cut short is redone: its file is written whole or not at all.
+        compactor.abort();
+        let _ = compactor.await;
         tracing::info!("replication stopped");
     }
 

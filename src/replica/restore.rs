@@ -92,7 +92,8 @@ pub fn plan(files: &[FileInfo], target: u64) -> Result<Vec<FileInfo>, RestoreErr
             .iter()
             .filter(|f| f.level < SNAPSHOT_LEVEL)
             .filter(|f| f.min_txid <= current + 1 && f.max_txid > current && f.max_txid <= target)
-            .max_by_key(|f| (f.max_txid, f.level));
+            // As Litestream: furthest first, then the earliest start, then the higher level.
+            .max_by_key(|f| (f.max_txid, std::cmp::Reverse(f.min_txid), f.level));
         match next {
             Some(f) => {
                 current = f.max_txid;

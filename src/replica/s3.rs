@@ -187,15 +187,25 @@ impl Store {
     /// Lists the LTX files of `level`, in TXID order. Fails when the store
     /// cannot be listed.
     pub async fn list(&self, level: u8) -> Result<Vec<FileInfo>, StoreError> {
+        self.list_after(level, 0).await
+    }
+
+    /// Lists the LTX files of `level` whose first TXID is above `after`, in
+    /// TXID order, without listing the ones before (S3 `StartAfter`). Fails
+    /// when the store cannot be listed.
+    pub async fn list_after(&self, level: u8, after: u64) -> Result<Vec<FileInfo>, StoreError> {
         let prefix = format!("{}/{level:04x}/", self.path);
         let mut out = Vec::new();
-        let mut pages = self
+        let mut req = self
             .client
             .list_objects_v2()
             .bucket(&self.bucket)
-            .prefix(&prefix)
-            .into_paginator()
-            .send();
+            .prefix(&prefix);
+        if after > 0 {
+            // Keys sort by their zero-padded first TXID.
+            req = req.start_after(format!("{prefix}{after:016x}-{:016x}.ltx", u64::MAX));
+        }
+        let mut pages = req.into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| err(format!("list {prefix}"), e))?;
             for o in page.contents() {
@@ -205,6 +215,9 @@ impl Store {
                 let Some((min_txid, max_txid)) = parse_ltx_name(name) else {
                     continue;
                 };
+                if min_txid <= after {
+                    continue;
+                }
                 out.push(FileInfo {
                     level,
                     min_txid,
