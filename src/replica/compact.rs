@@ -11,10 +11,11 @@
 //! `l0-retention`): point-in-time restore then has level 1's granularity for
 //! older moments. Everything else is deleted by snapshot retention.
 
-use super::ltx::{self, Encoder, FLAG_NO_CHECKSUM};
-use super::s3::{FileInfo, SNAPSHOT_LEVEL, Store};
+use super::ltx::{self, Decoder, Encoder, FLAG_NO_CHECKSUM};
+use super::s3::{FileInfo, SNAPSHOT_LEVEL, Spool, Store};
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -96,27 +97,33 @@ pub fn runs(files: &[FileInfo], done: u64) -> Vec<Vec<FileInfo>> {
     out
 }
 
-/// Merges decoded LTX files (in TXID order) into one. Fails when a file is
-/// invalid or the page sizes differ.
+/// Merges LTX files (in memory, in TXID order) into one (in memory). Fails
+/// when a file is invalid or the page sizes differ.
 pub fn merge(files: &[Vec<u8>]) -> Result<Vec<u8>, ltx::LtxError> {
-    let mut pages: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
-    let mut first: Option<ltx::Header> = None;
-    let mut last: Option<ltx::Header> = None;
-    for f in files {
-        let h = ltx::decode(f, |p, d| {
-            pages.insert(p, d.to_vec());
-            Ok(())
-        })?;
-        if first.is_some_and(|x| x.page_size != h.page_size) {
-            return Err(ltx::LtxError::Invalid("page size changed".into()));
-        }
-        first.get_or_insert(h);
-        last = Some(h);
+    merge_readers(files.iter().map(|f| f.as_slice()).collect(), Vec::new()).map(|(v, _)| v)
+}
+
+/// Merges LTX files read from `sources` (in TXID order) into one written to
+/// `out`, page by page: a k-way merge on page numbers where the latest file
+/// wins, holding one page per source. Returns the writer and the merged
+/// header. Fails when a file is invalid (checksums included) or the page
+/// sizes differ.
+pub fn merge_readers<R: Read, W: Write>(
+    sources: Vec<R>,
+    out: W,
+) -> Result<(W, ltx::Header), ltx::LtxError> {
+    let mut decs = Vec::with_capacity(sources.len());
+    for r in sources {
+        decs.push(Some(Decoder::new(r)?));
     }
-    let (Some(first), Some(last)) = (first, last) else {
+    let headers: Vec<ltx::Header> = decs.iter().flatten().map(|d| *d.header()).collect();
+    let (Some(first), Some(last)) = (headers.first(), headers.last()) else {
         return Err(ltx::LtxError::Invalid("nothing to merge".into()));
     };
-    let mut enc = Encoder::new(ltx::Header {
+    if headers.iter().any(|h| h.page_size != first.page_size) {
+        return Err(ltx::LtxError::Invalid("page size changed".into()));
+    }
+    let header = ltx::Header {
         flags: FLAG_NO_CHECKSUM,
         page_size: last.page_size,
         commit: last.commit,
@@ -124,12 +131,50 @@ pub fn merge(files: &[Vec<u8>]) -> Result<Vec<u8>, ltx::LtxError> {
         max_txid: last.max_txid,
         timestamp_ms: last.timestamp_ms,
         ..ltx::Header::default()
-    })?;
-    for (p, d) in pages.range(..=last.commit) {
-        enc.page(*p, d)?;
+    };
+    let mut enc = Encoder::to_writer(header, out)?;
+    // Current page number of each source (`None`: exhausted and verified).
+    let mut cur: Vec<Option<u32>> = Vec::with_capacity(decs.len());
+    for d in &mut decs {
+        cur.push(step(d)?);
     }
-    enc.finish()
+    while let Some(min) = cur.iter().flatten().min().copied() {
+        if min <= header.commit {
+            let win = (0..decs.len())
+                .rev()
+                .find(|&i| cur[i] == Some(min))
+                .and_then(|i| decs[i].as_ref())
+                .ok_or_else(|| ltx::LtxError::Invalid("merge lost its page".into()))?;
+            enc.page(min, win.page())?;
+        }
+        for i in 0..decs.len() {
+            if cur[i] == Some(min) {
+                cur[i] = step(&mut decs[i])?;
+            }
+        }
+    }
+    Ok((enc.finish()?, header))
 }
+
+/// Advances a source; at its end, verifies its checksum and drops it.
+fn step<R: Read>(d: &mut Option<Decoder<R>>) -> Result<Option<u32>, ltx::LtxError> {
+    let Some(dec) = d.as_mut() else {
+        return Ok(None);
+    };
+    match dec.advance()? {
+        Some(p) => Ok(Some(p)),
+        None => {
+            if let Some(dec) = d.take() {
+                dec.finish()?;
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// Most files merged into one at a time (each holds a page and a small
+/// read buffer); a longer run becomes several consecutive files.
+pub const MAX_MERGE: usize = 128;
 
 /// Compacts the files of level `to - 1` not yet covered by level `to`.
 /// Returns how many files were written. Fails on a store error or an
@@ -143,7 +188,9 @@ pub async fn compact(store: &Store, to: u8) -> Result<usize, String> {
         .map(|f| f.max_txid)
         .max()
         .unwrap_or(0);
-    Ok(compact_after(store, to, done).await?.len())
+    Ok(compact_after(store, to, done, &std::env::temp_dir())
+        .await?
+        .len())
 }
 
 /// A file written by compaction and the files it was made of.
@@ -158,7 +205,12 @@ pub struct Compacted {
 /// Compacts the runs of level `to - 1` that start after TXID `done` into
 /// level `to`. Returns what was written. Fails on a store error or an
 /// invalid source file.
-pub async fn compact_after(store: &Store, to: u8, done: u64) -> Result<Vec<Compacted>, String> {
+pub async fn compact_after(
+    store: &Store,
+    to: u8,
+    done: u64,
+    spool_dir: &Path,
+) -> Result<Vec<Compacted>, String> {
     let from = to
         .checked_sub(1)
         .filter(|_| to < SNAPSHOT_LEVEL)
@@ -168,21 +220,37 @@ pub async fn compact_after(store: &Store, to: u8, done: u64) -> Result<Vec<Compa
         .await
         .map_err(|e| e.to_string())?;
     let mut written = Vec::new();
-    for run in runs(&sources, done) {
-        let mut bytes = Vec::with_capacity(run.len());
-        for f in &run {
-            bytes.push(store.get_ltx(f).await.map_err(|e| e.to_string())?);
+    for run in runs(&sources, done)
+        .iter()
+        .flat_map(|r| r.chunks(MAX_MERGE))
+    {
+        // Sources are spooled (to disk once large), then merged page by page.
+        let mut bodies = Vec::with_capacity(run.len());
+        for f in run {
+            bodies.push(
+                store
+                    .fetch_ltx(f, Spool::new(spool_dir))
+                    .await
+                    .map_err(|e| e.to_string())?,
+            );
         }
-        let merged = tokio::task::spawn_blocking(move || merge(&bytes))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        let dir = spool_dir.to_path_buf();
+        let (merged, header) = tokio::task::spawn_blocking(move || {
+            let readers = bodies
+                .iter()
+                .map(|b| b.reader())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())?;
+            let (spool, header) =
+                merge_readers(readers, Spool::new(dir)).map_err(|e| e.to_string())?;
+            let body = spool.finish().map_err(|e| e.to_string())?;
+            Ok::<_, String>((body, header))
+        })
+        .await
+        .map_err(|e| e.to_string())??;
         let (min, max) = (run[0].min_txid, run[run.len() - 1].max_txid);
-        let ts = ltx::Header::parse(&merged)
-            .ok()
-            .and_then(|h| DateTime::from_timestamp_millis(h.timestamp_ms))
-            .unwrap_or_else(Utc::now);
-        let size = merged.len() as u64;
+        let ts = DateTime::from_timestamp_millis(header.timestamp_ms).unwrap_or_else(Utc::now);
+        let size = merged.len().unwrap_or(0);
         store
             .put_ltx(to, min, max, ts, merged)
             .await
@@ -195,19 +263,25 @@ pub async fn compact_after(store: &Store, to: u8, done: u64) -> Result<Vec<Compa
                 size,
                 last_modified: Some(Utc::now()),
             },
-            sources: run,
+            sources: run.to_vec(),
         });
     }
     Ok(written)
 }
 
-/// Runs compaction for one replica until `stop`: each level at every
-/// multiple of its interval, lower levels first, then deletes level-0 files
-/// that level 1 covers once they are older than the level-0 retention.
-/// Failures are logged and retried at the level's next turn.
+/// Compaction and retention for one replica: each level at every multiple
+/// of its interval, lower levels first, then the level-0 files that level 1
+/// covers once they are older than the level-0 retention; after each
+/// snapshot, the snapshot retention. One at a time, so a compaction never
+/// writes a file retention has just made useless. Failures are logged and
+/// retried at the next turn.
 pub struct Compactor {
     store: Store,
     schedule: Schedule,
+    /// How long history is kept (`replica.retention`).
+    retention: Duration,
+    /// Where large files are spooled.
+    spool_dir: PathBuf,
     /// Highest TXID at each level (index = level), `None` until listed.
     done: Vec<Option<u64>>,
     /// When each level is next due.
@@ -219,12 +293,21 @@ pub struct Compactor {
 }
 
 impl Compactor {
-    /// A compactor for `store`; every level is due at once.
-    pub fn new(store: Store, schedule: Schedule, now: DateTime<Utc>) -> Compactor {
+    /// A compactor for `store` keeping `retention` of history and spooling
+    /// large files to `spool_dir`; every level is due at once.
+    pub fn new(
+        store: Store,
+        schedule: Schedule,
+        retention: Duration,
+        spool_dir: PathBuf,
+        now: DateTime<Utc>,
+    ) -> Compactor {
         let levels = schedule.intervals.len();
         Compactor {
             store,
             schedule,
+            retention,
+            spool_dir,
             done: vec![None; levels + 1],
             due: vec![now; levels + 1],
             covered_l0: Vec::new(),
@@ -281,7 +364,7 @@ impl Compactor {
                 d
             }
         };
-        let written = compact_after(&self.store, level, done).await?;
+        let written = compact_after(&self.store, level, done, &self.spool_dir).await?;
         if let Some(last) = written.last() {
             self.done[l] = Some(last.file.max_txid);
         }
@@ -338,25 +421,83 @@ impl Compactor {
         Ok(())
     }
 
-    /// Runs [`Compactor::tick`] whenever a level is due, until `stop` is set.
-    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
-        if self.schedule.intervals.is_empty() {
-            return;
-        }
+    /// Runs [`Compactor::tick`] whenever a level is due, and
+    /// [`Compactor::enforce_retention`] after each snapshot announced on
+    /// `snapshots`, one at a time, until `stop` is set.
+    pub async fn run(
+        mut self,
+        mut stop: watch::Receiver<bool>,
+        mut snapshots: watch::Receiver<u64>,
+    ) {
+        let mut retain = false;
         loop {
             if *stop.borrow() {
                 return;
             }
-            let _ = self.tick(Utc::now()).await;
+            if retain {
+                retain = false;
+                if let Err(e) = self.enforce_retention(Utc::now()).await {
+                    tracing::warn!(error = %e, "replica retention: old files not deleted; will retry after the next snapshot");
+                }
+            }
+            let now = Utc::now();
+            if self.next_due().is_some_and(|t| t <= now) {
+                let _ = self.tick(now).await;
+            }
             let wait = self
                 .next_due()
                 .map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO))
-                .unwrap_or(Duration::from_secs(60));
+                .unwrap_or(Duration::from_secs(3600));
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = stop.changed() => {}
+                r = snapshots.changed() => retain = r.is_ok(),
             }
         }
+    }
+
+    /// Deletes what no restore within the retention needs: snapshots older
+    /// than the newest one taken before the window opened (that one stays, to
+    /// restore the window's first moments), and files of levels 0–8 that end
+    /// at or before it. Fails on a store error (retried after the next
+    /// snapshot).
+    pub async fn enforce_retention(&self, now: DateTime<Utc>) -> Result<(), String> {
+        let store = &self.store;
+        let horizon =
+            now - chrono::Duration::from_std(self.retention).map_err(|e| e.to_string())?;
+        let snapshots = store
+            .list(SNAPSHOT_LEVEL)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (old, _): (Vec<_>, Vec<_>) = snapshots
+            .into_iter()
+            .partition(|f| f.last_modified.is_some_and(|t| t < horizon));
+        let Some(base) = old.iter().max_by_key(|f| f.max_txid).cloned() else {
+            return Ok(());
+        };
+        let mut doomed: Vec<_> = old
+            .into_iter()
+            .filter(|f| f.max_txid < base.max_txid)
+            .collect();
+        for level in 0..SNAPSHOT_LEVEL {
+            doomed.extend(
+                store
+                    .list(level)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .into_iter()
+                    .filter(|f| f.max_txid <= base.max_txid),
+            );
+        }
+        if !doomed.is_empty() {
+            store.delete_ltx(&doomed).await.map_err(|e| e.to_string())?;
+            tracing::info!(
+                files = doomed.len(),
+                before_txid = base.max_txid,
+                "replica retention: old files deleted"
+            );
+        }
+        Ok(())
     }
 }
 

@@ -14,7 +14,7 @@
 //! and shipping is retried with backoff and jitter, in order.
 
 use super::ltx::{self, Encoder, FLAG_NO_CHECKSUM};
-use super::s3::{SNAPSHOT_LEVEL, Store, StoreSettings};
+use super::s3::{Body, SNAPSHOT_LEVEL, Spool, Store, StoreSettings};
 use super::wal::{self, WalHeader, WalPos};
 use crate::clock::SharedClock;
 use crate::config::ReplicaConfig;
@@ -153,9 +153,33 @@ enum Next {
     /// Nothing new committed.
     Nothing,
     /// An LTX file of the new transactions and the position after them.
-    Ltx(Vec<u8>, Position),
+    Ltx(Body, Position),
     /// Continuity is lost: a snapshot is needed (the reason is logged).
     Doubt(String),
+}
+
+/// The WAL file, opened.
+struct WalFile {
+    header: WalHeader,
+    file: std::fs::File,
+    /// Its length when opened.
+    len: u64,
+}
+
+impl WalFile {
+    /// The committed transactions after `from`, read frame by frame.
+    fn scan(&self, from: WalPos) -> Result<wal::Scan, String> {
+        use std::io::{Seek, SeekFrom};
+        let mut f = &self.file;
+        f.seek(SeekFrom::Start(from.offset))
+            .map_err(|e| format!("cannot read the WAL: {e}"))?;
+        wal::scan_reader(
+            &self.header,
+            std::io::BufReader::with_capacity(1 << 20, f),
+            from,
+        )
+        .map_err(|e| format!("cannot read the WAL: {e}"))
+    }
 }
 
 /// The blocking side: the replicator's two connections and its position.
@@ -218,15 +242,29 @@ impl Capture {
             .map_err(sqlite_err)
     }
 
-    /// The WAL's bytes, or `None` when there is no WAL with a valid header.
-    fn read_wal(&self) -> Result<Option<(WalHeader, Vec<u8>)>, String> {
-        let bytes = match std::fs::read(&self.wal_path) {
-            Ok(b) => b,
+    /// The WAL, or `None` when there is no WAL with a valid header.
+    fn open_wal(&self) -> Result<Option<WalFile>, String> {
+        let file = match std::fs::File::open(&self.wal_path) {
+            Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("cannot read the WAL: {e}")),
+            Err(e) => return Err(format!("cannot open the WAL: {e}")),
         };
-        match WalHeader::parse(&bytes) {
-            Ok(h) if h.page_size == self.page_size => Ok(Some((h, bytes))),
+        let len = file
+            .metadata()
+            .map_err(|e| format!("cannot stat the WAL: {e}"))?
+            .len();
+        let mut head = [0u8; wal::WAL_HEADER_SIZE as usize];
+        if len < wal::WAL_HEADER_SIZE {
+            return Ok(None);
+        }
+        file.read_exact_at(&mut head, 0)
+            .map_err(|e| format!("cannot read the WAL: {e}"))?;
+        match WalHeader::parse(&head) {
+            Ok(h) if h.page_size == self.page_size => Ok(Some(WalFile {
+                header: h,
+                file,
+                len,
+            })),
             Ok(h) => Err(format!(
                 "WAL page size {} differs from the database's {}",
                 h.page_size, self.page_size
@@ -236,10 +274,12 @@ impl Capture {
     }
 
     /// A full snapshot of the database as of the last commit in the WAL,
-    /// as TXID `txid`, with the position after it.
-    fn snapshot(&mut self, txid: u64, now: DateTime<Utc>) -> Result<(Vec<u8>, Position), String> {
+    /// as TXID `txid`, with the position after it. Pages are read one at a
+    /// time and the file is spooled to disk once large: memory stays small
+    /// whatever the database's size.
+    fn snapshot(&mut self, txid: u64, now: DateTime<Utc>) -> Result<(Body, Position), String> {
         let ps = self.page_size;
-        let wal = self.read_wal()?;
+        let wal = self.open_wal()?;
         let db = std::fs::File::open(&self.db_path)
             .map_err(|e| format!("cannot open the database: {e}"))?;
         let db_len = db
@@ -260,11 +300,11 @@ impl Capture {
             0
         };
         let (scan, pos) = match &wal {
-            Some((h, bytes)) => {
-                let s = wal::scan(h, bytes, WalPos::start(h));
+            Some(w) => {
+                let s = w.scan(WalPos::start(&w.header))?;
                 let commit = if s.commit > 0 { s.commit } else { file_pages };
                 let pos = Position {
-                    salts: Some((h.salt1, h.salt2)),
+                    salts: Some((w.header.salt1, w.header.salt2)),
                     wal: s.end,
                     commit,
                 };
@@ -285,8 +325,11 @@ impl Capture {
         if pos.commit == 0 {
             return Err("the database is empty".into());
         }
-        let mut enc =
-            Encoder::new(self.header(1, txid, pos.commit, now, None)).map_err(|e| e.to_string())?;
+        let mut enc = Encoder::to_writer(
+            self.header(1, txid, pos.commit, now, None),
+            Spool::new(self.spool_dir()),
+        )
+        .map_err(|e| e.to_string())?;
         let lock = ltx::lock_pgno(ps);
         let mut buf = vec![0u8; ps as usize];
         for pgno in 1..=pos.commit {
@@ -298,8 +341,10 @@ impl Capture {
                 .and_then(|s| s.pages.get(&pgno))
                 .zip(wal.as_ref());
             match from_wal {
-                Some((&off, (_, bytes))) => {
-                    buf.copy_from_slice(&bytes[off as usize..off as usize + ps as usize]);
+                Some((&off, w)) => {
+                    w.file
+                        .read_exact_at(&mut buf, off)
+                        .map_err(|e| format!("cannot read page {pgno} from the WAL: {e}"))?;
                 }
                 None => {
                     let at = u64::from(pgno - 1) * u64::from(ps);
@@ -313,9 +358,22 @@ impl Capture {
             }
             enc.page(pgno, &buf).map_err(|e| e.to_string())?;
         }
-        let bytes = enc.finish().map_err(|e| e.to_string())?;
+        let body = enc
+            .finish()
+            .map_err(|e| e.to_string())?
+            .finish()
+            .map_err(|e| format!("cannot spool the snapshot: {e}"))?;
         self.expect_restart = pos.salts.is_none();
-        Ok((bytes, pos))
+        Ok((body, pos))
+    }
+
+    /// Where large files are spooled: beside the database.
+    fn spool_dir(&self) -> PathBuf {
+        self.db_path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
     }
 
     fn header(
@@ -350,13 +408,14 @@ impl Capture {
         let Some(pos) = self.pos else {
             return Ok(Next::Doubt("no position yet".into()));
         };
-        let Some((h, bytes)) = self.read_wal()? else {
+        let Some(w) = self.open_wal()? else {
             return Ok(if pos.salts.is_none() || self.expect_restart {
                 Next::Nothing
             } else {
                 Next::Doubt("the WAL disappeared".into())
             });
         };
+        let h = w.header;
         let start = match pos.salts {
             Some(s) if s == (h.salt1, h.salt2) => pos.wal,
             None => WalPos::start(&h),
@@ -369,12 +428,12 @@ impl Capture {
                 ));
             }
         };
-        if (bytes.len() as u64) < start.offset {
+        if w.len < start.offset {
             return Ok(Next::Doubt(
                 "the WAL is shorter than the shipped position".into(),
             ));
         }
-        let s = wal::scan(&h, &bytes, start);
+        let s = w.scan(start)?;
         if s.transactions == 0 {
             return Ok(Next::Nothing);
         }
@@ -393,16 +452,23 @@ impl Capture {
             now,
             Some((&h, start.offset, s.end.offset - start.offset)),
         );
-        let mut enc = Encoder::new(hdr).map_err(|e| e.to_string())?;
-        let ps = self.page_size as usize;
+        let mut enc =
+            Encoder::to_writer(hdr, Spool::new(self.spool_dir())).map_err(|e| e.to_string())?;
+        let mut buf = vec![0u8; self.page_size as usize];
         for (&pgno, &off) in &s.pages {
             if pgno == lock {
                 continue;
             }
-            enc.page(pgno, &bytes[off as usize..off as usize + ps])
-                .map_err(|e| e.to_string())?;
+            w.file
+                .read_exact_at(&mut buf, off)
+                .map_err(|e| format!("cannot read page {pgno} from the WAL: {e}"))?;
+            enc.page(pgno, &buf).map_err(|e| e.to_string())?;
         }
-        let out = enc.finish().map_err(|e| e.to_string())?;
+        let out = enc
+            .finish()
+            .map_err(|e| e.to_string())?
+            .finish()
+            .map_err(|e| format!("cannot spool a level-0 file: {e}"))?;
         Ok(Next::Ltx(
             out,
             Position {
@@ -439,14 +505,15 @@ impl Capture {
         let Some(pos) = self.pos else {
             return false;
         };
-        let settled = match self.read_wal() {
+        let settled = match self.open_wal() {
             Ok(None) => pos.salts.is_none() || self.expect_restart,
-            Ok(Some((h, bytes))) => {
+            Ok(Some(w)) => {
+                let h = w.header;
                 let start = match pos.salts {
                     Some(s) if s == (h.salt1, h.salt2) => pos.wal,
                     _ => WalPos::start(&h),
                 };
-                self.expect_restart && wal::scan(&h, &bytes, start).transactions == 0
+                self.expect_restart && w.scan(start).is_ok_and(|s| s.transactions == 0)
             }
             Err(_) => false,
         };
@@ -525,14 +592,14 @@ impl Capture {
         let Some(pos) = self.pos else {
             return Ok(Ck::Done(false));
         };
-        let Some((h, bytes)) = self.read_wal()? else {
+        let Some(w) = self.open_wal()? else {
             self.dirty = false;
             return Ok(Ck::Done(false));
         };
-        if pos.salts != Some((h.salt1, h.salt2)) {
+        if pos.salts != Some((w.header.salt1, w.header.salt2)) {
             return Ok(Ck::Done(false));
         }
-        if wal::scan(&h, &bytes, pos.wal).transactions > 0 {
+        if w.scan(pos.wal)?.transactions > 0 {
             return Ok(Ck::Unshipped);
         }
         self.read.execute_batch("COMMIT").map_err(sqlite_err)?;
@@ -639,6 +706,7 @@ struct UnderWriter {
 /// ship what is unshipped and then checkpoint.
 fn under_writer(
     cap: &mut Capture,
+    blobs: Option<&mut super::attachments::BlobSync>,
     forced: bool,
     txid: u64,
     now: DateTime<Utc>,
@@ -650,6 +718,16 @@ fn under_writer(
         return UnderWriter {
             shipped: None,
             ck: first,
+        };
+    }
+    // Rows referring to attachments not uploaded yet wait for the next
+    // round, which uploads the attachments first (never while holding writers).
+    if let Some(b) = blobs
+        && b.scan().map_or(true, |pending| pending > 0)
+    {
+        return UnderWriter {
+            shipped: None,
+            ck: Ok(Ck::Unshipped),
         };
     }
     let (bytes, pos) = match cap.next(txid + 1, now) {
@@ -667,7 +745,7 @@ fn under_writer(
             };
         }
     };
-    let size = bytes.len() as u64;
+    let size = bytes.len().unwrap_or(0);
     let put = handle.block_on(async {
         tokio::time::timeout(
             LOCKED_UPLOAD_TIMEOUT,
@@ -745,6 +823,8 @@ struct Loop {
     last_snapshot: Option<Instant>,
     /// Checkpoints skipped in a row because commits arrived meanwhile.
     skipped: u32,
+    /// Tells the compaction task a snapshot was written (retention follows).
+    snapshots: watch::Sender<u64>,
 }
 
 impl Task {
@@ -755,10 +835,24 @@ impl Task {
             path = store.path(),
             "replication to S3 started"
         );
+        if let Some(dir) = self.db_path.parent() {
+            super::s3::remove_stale_spools(dir);
+        }
         // Compaction runs beside the syncs, so a long one never delays them.
+        let (snapshots, snapshots_rx) = watch::channel(0u64);
         let compactor = tokio::spawn(
-            super::compact::Compactor::new(store.clone(), self.compaction.clone(), Utc::now())
-                .run(stop.clone()),
+            super::compact::Compactor::new(
+                store.clone(),
+                self.compaction.clone(),
+                self.retention,
+                self.db_path
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."))
+                    .to_path_buf(),
+                Utc::now(),
+            )
+            .run(stop.clone(), snapshots_rx),
         );
         let mut l = Loop {
             store,
@@ -770,6 +864,7 @@ impl Task {
             txid: None,
             last_snapshot: None,
             skipped: 0,
+            snapshots,
         };
         let mut failures = 0u32;
         let commits = |db: &crate::db::Db| {
@@ -847,6 +942,13 @@ impl Task {
     /// One sync: attachments first (their rows may be in what follows), then
     /// a snapshot when needed, else the new commits; then checkpoint.
     async fn round(&self, l: &mut Loop) -> Result<(), String> {
+        self.ship(l).await
+    }
+
+    /// Uploads the attachments not yet in the replica. Called after the WAL
+    /// range to ship is read and before it is uploaded: a blob is durable
+    /// before its row commits, so every row shipped finds its blob there.
+    async fn sync_blobs(&self, l: &mut Loop) -> Result<(), String> {
         if let Some(b) = l.blobs.as_mut() {
             let bytes = b.sync(&l.store).await.map_err(|e| e.to_string())?;
             if bytes > 0
@@ -855,7 +957,7 @@ impl Task {
                 s.bytes_total += bytes;
             }
         }
-        self.ship(l).await
+        Ok(())
     }
 
     async fn ship(&self, l: &mut Loop) -> Result<(), String> {
@@ -920,7 +1022,8 @@ impl Task {
         };
         l.cap = Some(cap);
         let (bytes, pos, snapshot) = next?;
-        let size = bytes.len() as u64;
+        self.sync_blobs(l).await?;
+        let size = bytes.len().unwrap_or(0);
         let level = if snapshot { SNAPSHOT_LEVEL } else { 0 };
         let min = if snapshot { 1 } else { txid + 1 };
         l.store
@@ -934,9 +1037,8 @@ impl Task {
         if snapshot {
             l.last_snapshot = Some(Instant::now());
             tracing::info!(txid = txid + 1, bytes = size, "replica snapshot written");
-            if let Err(e) = self.enforce_retention(&l.store, now).await {
-                tracing::warn!(error = %e, "replica retention: old files not deleted; will retry after the next snapshot");
-            }
+            // Retention runs in the compaction task, never beside a compaction.
+            let _ = l.snapshots.send(txid + 1);
         }
         self.record(txid + 1, now, size, snapshot);
         self.checkpoint(l).await
@@ -963,16 +1065,19 @@ impl Task {
         let now = self.clock.now();
         let store = l.store.clone();
         let handle = tokio::runtime::Handle::current();
-        let (cap, out) = self
+        let blobs = l.blobs.take();
+        let (cap, blobs, out) = self
             .db
             .write(move |_| {
-                let mut cap = cap;
-                let out = under_writer(&mut cap, forced, txid, now, &store, &handle);
-                Ok((cap, out))
+                let (mut cap, mut blobs) = (cap, blobs);
+                let out =
+                    under_writer(&mut cap, blobs.as_mut(), forced, txid, now, &store, &handle);
+                Ok((cap, blobs, out))
             })
             .await
             .map_err(|e| format!("checkpoint: {e}"))?;
         l.cap = Some(cap);
+        l.blobs = blobs;
         if let Some(size) = out.shipped {
             l.txid = Some(txid + 1);
             self.record(txid + 1, now, size, false);
@@ -1036,47 +1141,6 @@ impl Task {
         }
     }
 
-    /// Deletes what no restore within `retention` needs: snapshots older
-    /// than the newest one taken before the window opened (that one stays, to
-    /// restore the window's first moments), and files of levels 0–8 it covers.
-    async fn enforce_retention(&self, store: &Store, now: DateTime<Utc>) -> Result<(), String> {
-        let horizon =
-            now - chrono::Duration::from_std(self.retention).map_err(|e| e.to_string())?;
-        let snapshots = store
-            .list(SNAPSHOT_LEVEL)
-            .await
-            .map_err(|e| e.to_string())?;
-        let (old, _): (Vec<_>, Vec<_>) = snapshots
-            .into_iter()
-            .partition(|f| f.last_modified.is_some_and(|t| t < horizon));
-        let Some(base) = old.iter().max_by_key(|f| f.max_txid).cloned() else {
-            return Ok(());
-        };
-        let mut doomed: Vec<_> = old
-            .into_iter()
-            .filter(|f| f.max_txid < base.max_txid)
-            .collect();
-        for level in 0..SNAPSHOT_LEVEL {
-            doomed.extend(
-                store
-                    .list(level)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .into_iter()
-                    .filter(|f| f.max_txid <= base.max_txid),
-            );
-        }
-        if !doomed.is_empty() {
-            store.delete_ltx(&doomed).await.map_err(|e| e.to_string())?;
-            tracing::info!(
-                files = doomed.len(),
-                before_txid = base.max_txid,
-                "replica retention: old files deleted"
-            );
-        }
-        Ok(())
-    }
-
     fn record(&self, txid: u64, now: DateTime<Utc>, size: u64, snapshot: bool) {
         if let Ok(mut s) = self.status.lock() {
             s.last_txid = txid;
@@ -1125,7 +1189,7 @@ mod tests {
     }
 
     /// Applies LTX files to a fresh file, as a restore does.
-    fn apply(out: &Path, files: &[Vec<u8>]) {
+    fn apply(out: &Path, files: &[Body]) {
         let f = std::fs::OpenOptions::new()
             .create(true)
             .write(true)
@@ -1135,7 +1199,9 @@ mod tests {
         let mut commit = 0;
         let mut ps = 0;
         for file in files {
-            let h = ltx::decode(file, |p, d| {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut file.reader().unwrap(), &mut bytes).unwrap();
+            let h = ltx::decode(&bytes, |p, d| {
                 f.write_all_at(d, u64::from(p - 1) * d.len() as u64)
                     .unwrap();
                 Ok(())
@@ -1199,6 +1265,41 @@ mod tests {
         let want = rows(&path);
         assert_eq!(want.len(), 200);
         assert_eq!(rows(&out), want);
+    }
+
+    #[test]
+    fn a_large_snapshot_is_spooled_beside_the_database_and_rebuilds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = db(dir.path());
+        let path = dir.path().join("r.db");
+        w.execute_batch("BEGIN").unwrap();
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..3000 {
+            // ~4 kB of incompressible text per row: 12 MB, more than the
+            // spool keeps in memory.
+            let v: String = (0..4000)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (b'a' + (x % 26) as u8) as char
+                })
+                .collect();
+            w.execute("INSERT INTO t (v) VALUES (?1)", [v]).unwrap();
+        }
+        w.execute_batch("COMMIT").unwrap();
+        let mut cap = Capture::open(&path).unwrap();
+        let (snap, _) = cap.snapshot(1, Utc::now()).unwrap();
+        let Body::File(tmp) = &snap else {
+            panic!("a 12 MB snapshot stays in memory")
+        };
+        assert_eq!(tmp.parent(), Some(dir.path()));
+        let spooled = tmp.to_path_buf();
+        let out = dir.path().join("restored.db");
+        apply(&out, std::slice::from_ref(&snap));
+        assert_eq!(rows(&out), rows(&path));
+        drop(snap);
+        assert!(!spooled.exists(), "the spool file is removed once uploaded");
     }
 
     #[test]
