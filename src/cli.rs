@@ -346,17 +346,25 @@ async fn restore(args: RestoreArgs, config: &Config) -> Result<(), Fail> {
         opts.output.display()
     );
     let bar = std::io::stderr().is_terminal();
+    let mut last_tenth = None;
     let done = r::restore(&store, &opts, |i, n| {
+        let mb = |b: u64| b as f64 / 1e6;
         if bar {
-            let width = 30;
-            let filled = i * width / n.max(1);
+            let width = 30u64;
+            let filled = (i * width / n.max(1)).min(width) as usize;
             eprint!(
-                "\r[{}{}] {i}/{n} files",
+                "\r[{}{}] {:.1}/{:.1} MB",
                 "#".repeat(filled),
-                " ".repeat(width - filled)
+                " ".repeat(width as usize - filled),
+                mb(i),
+                mb(n)
             );
         } else {
-            eprintln!("applied {i}/{n} files");
+            let tenth = i * 10 / n.max(1);
+            if last_tenth != Some(tenth) {
+                last_tenth = Some(tenth);
+                eprintln!("restored {:.1}/{:.1} MB", mb(i), mb(n));
+            }
         }
     })
     .await

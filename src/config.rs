@@ -178,6 +178,10 @@ pub struct ReplicaConfig {
     /// How long replicated history is kept.
     #[serde(with = "humantime_serde")]
     pub retention: Duration,
+    /// Compaction levels (not a config key: Litestream 0.5's defaults; tests
+    /// shorten them).
+    #[serde(skip)]
+    pub compaction: crate::replica::compact::Schedule,
 }
 
 impl Default for ReplicaConfig {
@@ -192,6 +196,7 @@ impl Default for ReplicaConfig {
             sync_interval: Duration::from_secs(1),
             snapshot_interval: Duration::from_secs(24 * 3600),
             retention: Duration::from_secs(720 * 3600),
+            compaction: crate::replica::compact::Schedule::default(),
         }
     }
 }

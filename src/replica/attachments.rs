@@ -8,8 +8,9 @@
 
 use super::s3::{Store, StoreError};
 use crate::blobs::{Blobs, address_of};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 /// Addresses of the blob files under `root` (`ab/abcdef…`), skipping
 /// temporary and foreign files. A missing root is empty. Fails on I/O errors.
@@ -39,13 +40,29 @@ pub fn local_addresses(root: &Path) -> std::io::Result<Vec<String>> {
     Ok(out)
 }
 
-/// Keeps the replica's copy of the blob store up to date.
+/// Keeps the replica's copy of the blob store up to date. It does not read
+/// the whole blob tree on every sync: it remembers each `ab/` directory's
+/// modification time and reads only the directories that changed (a new
+/// blob is renamed into its directory, which changes its time), plus those
+/// whose time is too recent to be trusted (file system timestamps are
+/// coarse).
 #[derive(Debug)]
 pub struct BlobSync {
     root: std::path::PathBuf,
     /// Addresses known to be in the replica; `None` until listed.
     uploaded: Option<HashSet<String>>,
+    /// Each directory's modification time when it was last read.
+    seen: HashMap<std::ffi::OsString, SystemTime>,
+    /// Local blobs found but not uploaded yet.
+    pending: Vec<String>,
+    /// Directories read since start (for tests and the status).
+    pub dirs_read: u64,
 }
+
+/// A directory whose modification time is this close to the moment it was
+/// read is read again next time: a blob added in the same clock tick would
+/// not change the time.
+const MTIME_SLACK: Duration = Duration::from_secs(2);
 
 impl BlobSync {
     /// Syncs the blobs under `root`.
@@ -53,7 +70,60 @@ impl BlobSync {
         BlobSync {
             root: root.into(),
             uploaded: None,
+            seen: HashMap::new(),
+            pending: Vec::new(),
+            dirs_read: 0,
         }
+    }
+
+    /// Finds blobs on disk that are not in the replica yet (blocking: a
+    /// stat per directory, a read of the changed ones). Returns how many
+    /// wait for upload. Fails on I/O errors.
+    pub fn scan(&mut self) -> std::io::Result<usize> {
+        let dirs = match std::fs::read_dir(&self.root) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(self.pending.len()),
+            Err(e) => return Err(e),
+        };
+        let blobs = Blobs::new(&self.root);
+        for dir in dirs {
+            let dir = dir?;
+            let name = dir.file_name();
+            let Some(prefix) = name.to_str().filter(|n| n.len() == 2).map(str::to_string) else {
+                continue;
+            };
+            let meta = dir.metadata()?;
+            if !meta.is_dir() {
+                continue;
+            }
+            let read_at = SystemTime::now();
+            let mtime = meta.modified()?;
+            if self.seen.get(&name) == Some(&mtime) {
+                continue;
+            }
+            self.dirs_read += 1;
+            for f in std::fs::read_dir(dir.path())? {
+                let f = f?.file_name();
+                let Some(address) = f.to_str() else { continue };
+                if !address.starts_with(&prefix) || blobs.path_of(address).is_none() {
+                    continue;
+                }
+                let known = self.uploaded.as_ref().is_some_and(|u| u.contains(address))
+                    || self.pending.iter().any(|p| p == address);
+                if !known {
+                    self.pending.push(address.to_string());
+                }
+            }
+            let settled = read_at
+                .duration_since(mtime)
+                .is_ok_and(|age| age > MTIME_SLACK);
+            if settled {
+                self.seen.insert(name, mtime);
+            } else {
+                self.seen.remove(&name);
+            }
+        }
+        Ok(self.pending.len())
     }
 
     /// Uploads every local blob not yet in the replica and returns the bytes
@@ -62,24 +132,25 @@ impl BlobSync {
     pub async fn sync(&mut self, store: &Store) -> Result<u64, StoreError> {
         if self.uploaded.is_none() {
             self.uploaded = Some(store.list_attachments().await?.into_iter().collect());
+            self.seen.clear();
+            self.pending.clear();
         }
-        let root = self.root.clone();
-        let local = tokio::task::spawn_blocking(move || local_addresses(&root))
-            .await
-            .map_err(|e| StoreError {
-                op: "scan attachments".into(),
-                message: e.to_string(),
-            })?
-            .map_err(|e| StoreError {
-                op: "scan attachments".into(),
-                message: e.to_string(),
-            })?;
+        let local = |e: String| StoreError {
+            op: "scan attachments".into(),
+            message: e,
+        };
+        let mut me = std::mem::replace(self, BlobSync::new(""));
+        let (me2, found) = tokio::task::spawn_blocking(move || {
+            let r = me.scan();
+            (me, r)
+        })
+        .await
+        .map_err(|e| local(e.to_string()))?;
+        *self = me2;
+        found.map_err(|e| local(e.to_string()))?;
         let mut bytes = 0;
         let blobs = Blobs::new(&self.root);
-        for address in local {
-            if self.uploaded.as_ref().is_some_and(|u| u.contains(&address)) {
-                continue;
-            }
+        while let Some(address) = self.pending.first().cloned() {
             let b = blobs.clone();
             let a = address.clone();
             let data = tokio::task::spawn_blocking(move || b.get(&a))
@@ -95,10 +166,12 @@ impl BlobSync {
             if address_of(&data) != address {
                 // A damaged local file: never replicate it under its address.
                 tracing::error!(%address, "attachment on disk does not match its address; not uploaded");
+                self.pending.remove(0);
                 continue;
             }
             bytes += data.len() as u64;
             store.put_attachment(&address, data).await?;
+            self.pending.remove(0);
             if let Some(u) = self.uploaded.as_mut() {
                 u.insert(address);
             }
@@ -193,6 +266,51 @@ pub async fn restore(store: &Store, db: &Path, blobs: &Blobs) -> AttachmentsRest
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn age(dir: &Path, secs: i64) {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).unwrap();
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as libc::time_t;
+        let t = libc::timeval {
+            tv_sec: now - secs as libc::time_t,
+            tv_usec: 0,
+        };
+        // SAFETY: `c` is a valid NUL-terminated path; `times` holds two timevals.
+        assert_eq!(unsafe { libc::utimes(c.as_ptr(), [t, t].as_ptr()) }, 0);
+    }
+
+    #[test]
+    fn only_directories_that_changed_are_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::new(dir.path());
+        let a = blobs.put(b"one").unwrap();
+        let b = blobs.put(b"two").unwrap();
+        for x in [&a, &b] {
+            age(&dir.path().join(&x[..2]), 60);
+        }
+        let mut sync = BlobSync::new(dir.path());
+        sync.uploaded = Some(HashSet::new());
+        assert_eq!(sync.scan().unwrap(), 2);
+        assert_eq!(sync.dirs_read, 2);
+        // Uploaded: nothing pending, and quiet directories are not read again.
+        for p in std::mem::take(&mut sync.pending) {
+            sync.uploaded.as_mut().unwrap().insert(p);
+        }
+        assert_eq!(sync.scan().unwrap(), 0);
+        assert_eq!(sync.dirs_read, 2);
+        // A new blob changes its directory's time: only that one is read.
+        let c = blobs.put(b"three").unwrap();
+        assert_eq!(sync.scan().unwrap(), 1);
+        assert_eq!(sync.pending, vec![c.clone()]);
+        assert_eq!(sync.dirs_read, 3);
+        // Its directory is too fresh to trust its time: read again next time,
+        // without finding the pending blob twice.
+        assert_eq!(sync.scan().unwrap(), 1);
+        assert_eq!(sync.dirs_read, 4);
+    }
 
     #[test]
     fn lists_only_well_formed_blobs() {

@@ -14,7 +14,7 @@
 //! and shipping is retried with backoff and jitter, in order.
 
 use super::ltx::{self, Encoder, FLAG_NO_CHECKSUM};
-use super::s3::{SNAPSHOT_LEVEL, Store, StoreSettings};
+use super::s3::{Body, SNAPSHOT_LEVEL, Spool, Store, StoreSettings};
 use super::wal::{self, WalHeader, WalPos};
 use crate::clock::SharedClock;
 use crate::config::ReplicaConfig;
@@ -89,6 +89,7 @@ impl Replicator {
         clock: SharedClock,
     ) -> Result<Replicator, String> {
         let settings = StoreSettings::from_config(cfg)?;
+        cfg.compaction.validate()?;
         let status: SharedStatus = Arc::default();
         let (stop, stop_rx) = watch::channel(false);
         let task = Task {
@@ -99,6 +100,7 @@ impl Replicator {
             sync_interval: cfg.sync_interval,
             snapshot_interval: cfg.snapshot_interval,
             retention: cfg.retention,
+            compaction: cfg.compaction.clone(),
             clock,
             status: status.clone(),
         };
@@ -151,9 +153,33 @@ enum Next {
     /// Nothing new committed.
     Nothing,
     /// An LTX file of the new transactions and the position after them.
-    Ltx(Vec<u8>, Position),
+    Ltx(Body, Position),
     /// Continuity is lost: a snapshot is needed (the reason is logged).
     Doubt(String),
+}
+
+/// The WAL file, opened.
+struct WalFile {
+    header: WalHeader,
+    file: std::fs::File,
+    /// Its length when opened.
+    len: u64,
+}
+
+impl WalFile {
+    /// The committed transactions after `from`, read frame by frame.
+    fn scan(&self, from: WalPos) -> Result<wal::Scan, String> {
+        use std::io::{Seek, SeekFrom};
+        let mut f = &self.file;
+        f.seek(SeekFrom::Start(from.offset))
+            .map_err(|e| format!("cannot read the WAL: {e}"))?;
+        wal::scan_reader(
+            &self.header,
+            std::io::BufReader::with_capacity(1 << 20, f),
+            from,
+        )
+        .map_err(|e| format!("cannot read the WAL: {e}"))
+    }
 }
 
 /// The blocking side: the replicator's two connections and its position.
@@ -166,6 +192,8 @@ struct Capture {
     /// Our last checkpoint emptied the WAL: the next WAL generation (salt1
     /// + 1) continues from `pos`.
     expect_restart: bool,
+    /// Something was shipped since the last checkpoint that emptied the WAL.
+    dirty: bool,
 }
 
 fn sqlite_err(e: rusqlite::Error) -> String {
@@ -198,6 +226,7 @@ impl Capture {
             page_size,
             pos: None,
             expect_restart: false,
+            dirty: false,
         };
         c.begin_read()?;
         Ok(c)
@@ -213,15 +242,29 @@ impl Capture {
             .map_err(sqlite_err)
     }
 
-    /// The WAL's bytes, or `None` when there is no WAL with a valid header.
-    fn read_wal(&self) -> Result<Option<(WalHeader, Vec<u8>)>, String> {
-        let bytes = match std::fs::read(&self.wal_path) {
-            Ok(b) => b,
+    /// The WAL, or `None` when there is no WAL with a valid header.
+    fn open_wal(&self) -> Result<Option<WalFile>, String> {
+        let file = match std::fs::File::open(&self.wal_path) {
+            Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("cannot read the WAL: {e}")),
+            Err(e) => return Err(format!("cannot open the WAL: {e}")),
         };
-        match WalHeader::parse(&bytes) {
-            Ok(h) if h.page_size == self.page_size => Ok(Some((h, bytes))),
+        let len = file
+            .metadata()
+            .map_err(|e| format!("cannot stat the WAL: {e}"))?
+            .len();
+        let mut head = [0u8; wal::WAL_HEADER_SIZE as usize];
+        if len < wal::WAL_HEADER_SIZE {
+            return Ok(None);
+        }
+        file.read_exact_at(&mut head, 0)
+            .map_err(|e| format!("cannot read the WAL: {e}"))?;
+        match WalHeader::parse(&head) {
+            Ok(h) if h.page_size == self.page_size => Ok(Some(WalFile {
+                header: h,
+                file,
+                len,
+            })),
             Ok(h) => Err(format!(
                 "WAL page size {} differs from the database's {}",
                 h.page_size, self.page_size
@@ -231,10 +274,12 @@ impl Capture {
     }
 
     /// A full snapshot of the database as of the last commit in the WAL,
-    /// as TXID `txid`, with the position after it.
-    fn snapshot(&mut self, txid: u64, now: DateTime<Utc>) -> Result<(Vec<u8>, Position), String> {
+    /// as TXID `txid`, with the position after it. Pages are read one at a
+    /// time and the file is spooled to disk once large: memory stays small
+    /// whatever the database's size.
+    fn snapshot(&mut self, txid: u64, now: DateTime<Utc>) -> Result<(Body, Position), String> {
         let ps = self.page_size;
-        let wal = self.read_wal()?;
+        let wal = self.open_wal()?;
         let db = std::fs::File::open(&self.db_path)
             .map_err(|e| format!("cannot open the database: {e}"))?;
         let db_len = db
@@ -255,11 +300,11 @@ impl Capture {
             0
         };
         let (scan, pos) = match &wal {
-            Some((h, bytes)) => {
-                let s = wal::scan(h, bytes, WalPos::start(h));
+            Some(w) => {
+                let s = w.scan(WalPos::start(&w.header))?;
                 let commit = if s.commit > 0 { s.commit } else { file_pages };
                 let pos = Position {
-                    salts: Some((h.salt1, h.salt2)),
+                    salts: Some((w.header.salt1, w.header.salt2)),
                     wal: s.end,
                     commit,
                 };
@@ -280,8 +325,11 @@ impl Capture {
         if pos.commit == 0 {
             return Err("the database is empty".into());
         }
-        let mut enc =
-            Encoder::new(self.header(1, txid, pos.commit, now, None)).map_err(|e| e.to_string())?;
+        let mut enc = Encoder::to_writer(
+            self.header(1, txid, pos.commit, now, None),
+            Spool::new(self.spool_dir()),
+        )
+        .map_err(|e| e.to_string())?;
         let lock = ltx::lock_pgno(ps);
         let mut buf = vec![0u8; ps as usize];
         for pgno in 1..=pos.commit {
@@ -293,8 +341,10 @@ impl Capture {
                 .and_then(|s| s.pages.get(&pgno))
                 .zip(wal.as_ref());
             match from_wal {
-                Some((&off, (_, bytes))) => {
-                    buf.copy_from_slice(&bytes[off as usize..off as usize + ps as usize]);
+                Some((&off, w)) => {
+                    w.file
+                        .read_exact_at(&mut buf, off)
+                        .map_err(|e| format!("cannot read page {pgno} from the WAL: {e}"))?;
                 }
                 None => {
                     let at = u64::from(pgno - 1) * u64::from(ps);
@@ -308,9 +358,22 @@ impl Capture {
             }
             enc.page(pgno, &buf).map_err(|e| e.to_string())?;
         }
-        let bytes = enc.finish().map_err(|e| e.to_string())?;
+        let body = enc
+            .finish()
+            .map_err(|e| e.to_string())?
+            .finish()
+            .map_err(|e| format!("cannot spool the snapshot: {e}"))?;
         self.expect_restart = pos.salts.is_none();
-        Ok((bytes, pos))
+        Ok((body, pos))
+    }
+
+    /// Where large files are spooled: beside the database.
+    fn spool_dir(&self) -> PathBuf {
+        self.db_path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
     }
 
     fn header(
@@ -345,13 +408,14 @@ impl Capture {
         let Some(pos) = self.pos else {
             return Ok(Next::Doubt("no position yet".into()));
         };
-        let Some((h, bytes)) = self.read_wal()? else {
+        let Some(w) = self.open_wal()? else {
             return Ok(if pos.salts.is_none() || self.expect_restart {
                 Next::Nothing
             } else {
                 Next::Doubt("the WAL disappeared".into())
             });
         };
+        let h = w.header;
         let start = match pos.salts {
             Some(s) if s == (h.salt1, h.salt2) => pos.wal,
             None => WalPos::start(&h),
@@ -364,12 +428,12 @@ impl Capture {
                 ));
             }
         };
-        if (bytes.len() as u64) < start.offset {
+        if w.len < start.offset {
             return Ok(Next::Doubt(
                 "the WAL is shorter than the shipped position".into(),
             ));
         }
-        let s = wal::scan(&h, &bytes, start);
+        let s = w.scan(start)?;
         if s.transactions == 0 {
             return Ok(Next::Nothing);
         }
@@ -388,16 +452,23 @@ impl Capture {
             now,
             Some((&h, start.offset, s.end.offset - start.offset)),
         );
-        let mut enc = Encoder::new(hdr).map_err(|e| e.to_string())?;
-        let ps = self.page_size as usize;
+        let mut enc =
+            Encoder::to_writer(hdr, Spool::new(self.spool_dir())).map_err(|e| e.to_string())?;
+        let mut buf = vec![0u8; self.page_size as usize];
         for (&pgno, &off) in &s.pages {
             if pgno == lock {
                 continue;
             }
-            enc.page(pgno, &bytes[off as usize..off as usize + ps])
-                .map_err(|e| e.to_string())?;
+            w.file
+                .read_exact_at(&mut buf, off)
+                .map_err(|e| format!("cannot read page {pgno} from the WAL: {e}"))?;
+            enc.page(pgno, &buf).map_err(|e| e.to_string())?;
         }
-        let out = enc.finish().map_err(|e| e.to_string())?;
+        let out = enc
+            .finish()
+            .map_err(|e| e.to_string())?
+            .finish()
+            .map_err(|e| format!("cannot spool a level-0 file: {e}"))?;
         Ok(Next::Ltx(
             out,
             Position {
@@ -434,14 +505,15 @@ impl Capture {
         let Some(pos) = self.pos else {
             return false;
         };
-        let settled = match self.read_wal() {
+        let settled = match self.open_wal() {
             Ok(None) => pos.salts.is_none() || self.expect_restart,
-            Ok(Some((h, bytes))) => {
+            Ok(Some(w)) => {
+                let h = w.header;
                 let start = match pos.salts {
                     Some(s) if s == (h.salt1, h.salt2) => pos.wal,
                     _ => WalPos::start(&h),
                 };
-                self.expect_restart && wal::scan(&h, &bytes, start).transactions == 0
+                self.expect_restart && w.scan(start).is_ok_and(|s| s.transactions == 0)
             }
             Err(_) => false,
         };
@@ -494,6 +566,15 @@ impl Capture {
         true
     }
 
+    /// Everything in the WAL is shipped and checkpointed (or there is no
+    /// WAL): nothing for a checkpoint to do until the next commit.
+    fn settled(&self) -> bool {
+        !self.dirty
+            && self
+                .pos
+                .is_some_and(|p| p.salts.is_none() || self.expect_restart)
+    }
+
     /// Records that the position's data is in the replica.
     fn shipped(&mut self, pos: Position) {
         if self.pos.and_then(|p| p.salts) != pos.salts {
@@ -501,6 +582,7 @@ impl Capture {
             self.expect_restart = false;
         }
         self.pos = Some(pos);
+        self.dirty = true;
     }
 
     /// With the write lock held: checkpoints (PASSIVE) when everything in the
@@ -510,13 +592,14 @@ impl Capture {
         let Some(pos) = self.pos else {
             return Ok(Ck::Done(false));
         };
-        let Some((h, bytes)) = self.read_wal()? else {
+        let Some(w) = self.open_wal()? else {
+            self.dirty = false;
             return Ok(Ck::Done(false));
         };
-        if pos.salts != Some((h.salt1, h.salt2)) {
+        if pos.salts != Some((w.header.salt1, w.header.salt2)) {
             return Ok(Ck::Done(false));
         }
-        if wal::scan(&h, &bytes, pos.wal).transactions > 0 {
+        if w.scan(pos.wal)?.transactions > 0 {
             return Ok(Ck::Unshipped);
         }
         self.read.execute_batch("COMMIT").map_err(sqlite_err)?;
@@ -536,6 +619,7 @@ impl Capture {
         let full = busy == 0 && log == done && log > 0;
         if full {
             self.expect_restart = true;
+            self.dirty = false;
         }
         Ok(Ck::Done(full))
     }
@@ -603,8 +687,9 @@ pub fn free_bytes(path: &Path) -> Option<u64> {
     Some(u64::from(st.f_bavail).saturating_mul(u64::from(st.f_frsize)))
 }
 
-/// How often level-0 files are merged into level 1 (Litestream's default).
-const COMPACTION_INTERVAL: Duration = Duration::from_secs(30);
+/// How often the replicator looks at the writer's commit counter between
+/// rounds.
+const COMMIT_POLL: Duration = Duration::from_millis(20);
 /// Longest an upload may hold the write lock (writers wait, they do not fail:
 /// their busy timeout is longer).
 const LOCKED_UPLOAD_TIMEOUT: Duration = Duration::from_secs(1);
@@ -621,6 +706,7 @@ struct UnderWriter {
 /// ship what is unshipped and then checkpoint.
 fn under_writer(
     cap: &mut Capture,
+    blobs: Option<&mut super::attachments::BlobSync>,
     forced: bool,
     txid: u64,
     now: DateTime<Utc>,
@@ -632,6 +718,16 @@ fn under_writer(
         return UnderWriter {
             shipped: None,
             ck: first,
+        };
+    }
+    // Rows referring to attachments not uploaded yet wait for the next
+    // round, which uploads the attachments first (never while holding writers).
+    if let Some(b) = blobs
+        && b.scan().map_or(true, |pending| pending > 0)
+    {
+        return UnderWriter {
+            shipped: None,
+            ck: Ok(Ck::Unshipped),
         };
     }
     let (bytes, pos) = match cap.next(txid + 1, now) {
@@ -649,7 +745,7 @@ fn under_writer(
             };
         }
     };
-    let size = bytes.len() as u64;
+    let size = bytes.len().unwrap_or(0);
     let put = handle.block_on(async {
         tokio::time::timeout(
             LOCKED_UPLOAD_TIMEOUT,
@@ -689,6 +785,7 @@ struct Task {
     sync_interval: Duration,
     snapshot_interval: Duration,
     retention: Duration,
+    compaction: super::compact::Schedule,
     clock: SharedClock,
     status: SharedStatus,
 }
@@ -708,10 +805,11 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Backoff after `failures` consecutive failures: doubling from 1 s up to
-/// 60 s, with up to 25 % jitter.
+/// 15 s, with up to 25 % jitter (so shipping resumes within ~20 s of S3
+/// coming back; a failed attempt costs one request).
 pub fn backoff(failures: u32) -> Duration {
     use rand::Rng;
-    let base = Duration::from_secs(1u64 << failures.min(6)).min(Duration::from_secs(60));
+    let base = Duration::from_secs(1u64 << failures.min(4)).min(Duration::from_secs(15));
     let jitter = rand::rng().random_range(0.0..0.25);
     base.mul_f64(1.0 + jitter)
 }
@@ -725,8 +823,8 @@ struct Loop {
     last_snapshot: Option<Instant>,
     /// Checkpoints skipped in a row because commits arrived meanwhile.
     skipped: u32,
-    /// When level 1 was last compacted.
-    last_compaction: Instant,
+    /// Tells the compaction task a snapshot was written (retention follows).
+    snapshots: watch::Sender<u64>,
 }
 
 impl Task {
@@ -736,6 +834,25 @@ impl Task {
             bucket = store.bucket(),
             path = store.path(),
             "replication to S3 started"
+        );
+        if let Some(dir) = self.db_path.parent() {
+            super::s3::remove_stale_spools(dir);
+        }
+        // Compaction runs beside the syncs, so a long one never delays them.
+        let (snapshots, snapshots_rx) = watch::channel(0u64);
+        let compactor = tokio::spawn(
+            super::compact::Compactor::new(
+                store.clone(),
+                self.compaction.clone(),
+                self.retention,
+                self.db_path
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."))
+                    .to_path_buf(),
+                Utc::now(),
+            )
+            .run(stop.clone(), snapshots_rx),
         );
         let mut l = Loop {
             store,
@@ -747,12 +864,20 @@ impl Task {
             txid: None,
             last_snapshot: None,
             skipped: 0,
-            last_compaction: Instant::now(),
+            snapshots,
         };
         let mut failures = 0u32;
+        let commits = |db: &crate::db::Db| {
+            db.stats()
+                .commits
+                .load(std::sync::atomic::Ordering::Relaxed)
+        };
         loop {
             let stopping = *stop.borrow();
             let started = self.clock.now();
+            let round_start = Instant::now();
+            // Commits counted before the round reads the WAL are in it.
+            let seen = commits(&self.db);
             match self.round(&mut l).await {
                 Ok(()) if stopping => {
                     if let (Some(cap), Some(txid)) = (l.cap.take(), l.txid) {
@@ -768,12 +893,6 @@ impl Task {
                         s.rounds_total += 1;
                         s.current_as_of = Some(started);
                     }
-                    if l.last_compaction.elapsed() >= COMPACTION_INTERVAL {
-                        l.last_compaction = Instant::now();
-                        if let Err(e) = super::compact::compact(&l.store, 1).await {
-                            tracing::warn!(error = %e, "replica compaction failed; will retry");
-                        }
-                    }
                 }
                 Err(e) => {
                     failures += 1;
@@ -788,22 +907,48 @@ impl Task {
             if stopping {
                 break;
             }
-            let wait = if failures == 0 {
-                self.sync_interval
-            } else {
-                backoff(failures - 1).max(self.sync_interval)
-            };
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = stop.changed() => {}
+            if failures > 0 {
+                let wait = backoff(failures - 1).max(self.sync_interval);
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+            // The next round starts as soon as something was committed, but
+            // no sooner than half a sync interval after this one started, so
+            // a commit is in the replica within one sync interval (plus a
+            // slow upload); with nothing committed, one round per interval.
+            let earliest = round_start + self.sync_interval / 2;
+            let latest = round_start + self.sync_interval;
+            loop {
+                let now = Instant::now();
+                if now >= latest || (now >= earliest && commits(&self.db) != seen) {
+                    break;
+                }
+                let nap = COMMIT_POLL.min(latest - now);
+                tokio::select! {
+                    _ = tokio::time::sleep(nap) => {}
+                    _ = stop.changed() => break,
+                }
             }
         }
+        // A compaction cut short is redone: its file is written whole or not at all.
+        compactor.abort();
+        let _ = compactor.await;
         tracing::info!("replication stopped");
     }
 
     /// One sync: attachments first (their rows may be in what follows), then
     /// a snapshot when needed, else the new commits; then checkpoint.
     async fn round(&self, l: &mut Loop) -> Result<(), String> {
+        self.ship(l).await
+    }
+
+    /// Uploads the attachments not yet in the replica. Called after the WAL
+    /// range to ship is read and before it is uploaded: a blob is durable
+    /// before its row commits, so every row shipped finds its blob there.
+    async fn sync_blobs(&self, l: &mut Loop) -> Result<(), String> {
         if let Some(b) = l.blobs.as_mut() {
             let bytes = b.sync(&l.store).await.map_err(|e| e.to_string())?;
             if bytes > 0
@@ -812,7 +957,7 @@ impl Task {
                 s.bytes_total += bytes;
             }
         }
-        self.ship(l).await
+        Ok(())
     }
 
     async fn ship(&self, l: &mut Loop) -> Result<(), String> {
@@ -877,7 +1022,8 @@ impl Task {
         };
         l.cap = Some(cap);
         let (bytes, pos, snapshot) = next?;
-        let size = bytes.len() as u64;
+        self.sync_blobs(l).await?;
+        let size = bytes.len().unwrap_or(0);
         let level = if snapshot { SNAPSHOT_LEVEL } else { 0 };
         let min = if snapshot { 1 } else { txid + 1 };
         l.store
@@ -891,9 +1037,8 @@ impl Task {
         if snapshot {
             l.last_snapshot = Some(Instant::now());
             tracing::info!(txid = txid + 1, bytes = size, "replica snapshot written");
-            if let Err(e) = self.enforce_retention(&l.store, now).await {
-                tracing::warn!(error = %e, "replica retention: old files not deleted; will retry after the next snapshot");
-            }
+            // Retention runs in the compaction task, never beside a compaction.
+            let _ = l.snapshots.send(txid + 1);
         }
         self.record(txid + 1, now, size, snapshot);
         self.checkpoint(l).await
@@ -909,20 +1054,30 @@ impl Task {
         let (Some(cap), Some(txid)) = (l.cap.take(), l.txid) else {
             return Ok(());
         };
+        if cap.settled() {
+            // Our last checkpoint emptied the WAL and nothing came since: no
+            // need to hold writers back (or to count a commit of our own).
+            l.cap = Some(cap);
+            l.skipped = 0;
+            return Ok(());
+        }
         let forced = l.skipped + 1 >= FORCE_AFTER_SKIPS;
         let now = self.clock.now();
         let store = l.store.clone();
         let handle = tokio::runtime::Handle::current();
-        let (cap, out) = self
+        let blobs = l.blobs.take();
+        let (cap, blobs, out) = self
             .db
             .write(move |_| {
-                let mut cap = cap;
-                let out = under_writer(&mut cap, forced, txid, now, &store, &handle);
-                Ok((cap, out))
+                let (mut cap, mut blobs) = (cap, blobs);
+                let out =
+                    under_writer(&mut cap, blobs.as_mut(), forced, txid, now, &store, &handle);
+                Ok((cap, blobs, out))
             })
             .await
             .map_err(|e| format!("checkpoint: {e}"))?;
         l.cap = Some(cap);
+        l.blobs = blobs;
         if let Some(size) = out.shipped {
             l.txid = Some(txid + 1);
             self.record(txid + 1, now, size, false);
@@ -986,47 +1141,6 @@ impl Task {
         }
     }
 
-    /// Deletes what no restore within `retention` needs: snapshots older
-    /// than the newest one taken before the window opened (that one stays, to
-    /// restore the window's first moments), and files of levels 0–8 it covers.
-    async fn enforce_retention(&self, store: &Store, now: DateTime<Utc>) -> Result<(), String> {
-        let horizon =
-            now - chrono::Duration::from_std(self.retention).map_err(|e| e.to_string())?;
-        let snapshots = store
-            .list(SNAPSHOT_LEVEL)
-            .await
-            .map_err(|e| e.to_string())?;
-        let (old, _): (Vec<_>, Vec<_>) = snapshots
-            .into_iter()
-            .partition(|f| f.last_modified.is_some_and(|t| t < horizon));
-        let Some(base) = old.iter().max_by_key(|f| f.max_txid).cloned() else {
-            return Ok(());
-        };
-        let mut doomed: Vec<_> = old
-            .into_iter()
-            .filter(|f| f.max_txid < base.max_txid)
-            .collect();
-        for level in 0..SNAPSHOT_LEVEL {
-            doomed.extend(
-                store
-                    .list(level)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .into_iter()
-                    .filter(|f| f.max_txid <= base.max_txid),
-            );
-        }
-        if !doomed.is_empty() {
-            store.delete_ltx(&doomed).await.map_err(|e| e.to_string())?;
-            tracing::info!(
-                files = doomed.len(),
-                before_txid = base.max_txid,
-                "replica retention: old files deleted"
-            );
-        }
-        Ok(())
-    }
-
     fn record(&self, txid: u64, now: DateTime<Utc>, size: u64, snapshot: bool) {
         if let Ok(mut s) = self.status.lock() {
             s.last_txid = txid;
@@ -1060,7 +1174,8 @@ mod tests {
     fn backoff_grows_and_is_capped() {
         assert!(backoff(0) >= Duration::from_secs(1) && backoff(0) < Duration::from_secs(2));
         assert!(backoff(3) >= Duration::from_secs(8));
-        assert!(backoff(30) <= Duration::from_secs(75));
+        assert!(backoff(30) <= Duration::from_secs(19));
+        assert!(backoff(30) >= Duration::from_secs(15));
     }
 
     fn db(dir: &Path) -> Connection {
@@ -1074,7 +1189,7 @@ mod tests {
     }
 
     /// Applies LTX files to a fresh file, as a restore does.
-    fn apply(out: &Path, files: &[Vec<u8>]) {
+    fn apply(out: &Path, files: &[Body]) {
         let f = std::fs::OpenOptions::new()
             .create(true)
             .write(true)
@@ -1084,7 +1199,9 @@ mod tests {
         let mut commit = 0;
         let mut ps = 0;
         for file in files {
-            let h = ltx::decode(file, |p, d| {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut file.reader().unwrap(), &mut bytes).unwrap();
+            let h = ltx::decode(&bytes, |p, d| {
                 f.write_all_at(d, u64::from(p - 1) * d.len() as u64)
                     .unwrap();
                 Ok(())
@@ -1148,6 +1265,41 @@ mod tests {
         let want = rows(&path);
         assert_eq!(want.len(), 200);
         assert_eq!(rows(&out), want);
+    }
+
+    #[test]
+    fn a_large_snapshot_is_spooled_beside_the_database_and_rebuilds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = db(dir.path());
+        let path = dir.path().join("r.db");
+        w.execute_batch("BEGIN").unwrap();
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..3000 {
+            // ~4 kB of incompressible text per row: 12 MB, more than the
+            // spool keeps in memory.
+            let v: String = (0..4000)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (b'a' + (x % 26) as u8) as char
+                })
+                .collect();
+            w.execute("INSERT INTO t (v) VALUES (?1)", [v]).unwrap();
+        }
+        w.execute_batch("COMMIT").unwrap();
+        let mut cap = Capture::open(&path).unwrap();
+        let (snap, _) = cap.snapshot(1, Utc::now()).unwrap();
+        let Body::File(tmp) = &snap else {
+            panic!("a 12 MB snapshot stays in memory")
+        };
+        assert_eq!(tmp.parent(), Some(dir.path()));
+        let spooled = tmp.to_path_buf();
+        let out = dir.path().join("restored.db");
+        apply(&out, std::slice::from_ref(&snap));
+        assert_eq!(rows(&out), rows(&path));
+        drop(snap);
+        assert!(!spooled.exists(), "the spool file is removed once uploaded");
     }
 
     #[test]

@@ -10,6 +10,8 @@ use super::s3::{FileInfo, SNAPSHOT_LEVEL, Store};
 use chrono::{DateTime, Utc};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What to restore.
 #[derive(Debug, Clone, Default)]
@@ -92,7 +94,8 @@ pub fn plan(files: &[FileInfo], target: u64) -> Result<Vec<FileInfo>, RestoreErr
             .iter()
             .filter(|f| f.level < SNAPSHOT_LEVEL)
             .filter(|f| f.min_txid <= current + 1 && f.max_txid > current && f.max_txid <= target)
-            .max_by_key(|f| (f.max_txid, f.level));
+            // As Litestream: furthest first, then the earliest start, then the higher level.
+            .max_by_key(|f| (f.max_txid, std::cmp::Reverse(f.min_txid), f.level));
         match next {
             Some(f) => {
                 current = f.max_txid;
@@ -120,13 +123,13 @@ fn sidecar(p: &Path, suffix: &str) -> PathBuf {
 }
 
 /// Restores from `store` into `opts.output`, calling `progress(done, total)`
-/// after each file. Fails when the output exists without `force`, the
+/// in bytes of LTX files as they download (several times a second). Fails when the output exists without `force`, the
 /// replica is empty or broken before the target, a file is corrupt, or the
 /// result fails its integrity check; the output is then left untouched.
 pub async fn restore(
     store: &Store,
     opts: &RestoreOptions,
-    mut progress: impl FnMut(usize, usize),
+    mut progress: impl FnMut(u64, u64),
 ) -> Result<Restored, RestoreError> {
     if opts.output.exists() && !opts.force {
         return Err(RestoreError::Exists(opts.output.clone()));
@@ -205,7 +208,7 @@ async fn apply_all(
     store: &Store,
     chosen: &[FileInfo],
     tmp: &Path,
-    progress: &mut impl FnMut(usize, usize),
+    progress: &mut impl FnMut(u64, u64),
 ) -> Result<(u64, Option<DateTime<Utc>>), RestoreError> {
     let f = std::fs::OpenOptions::new()
         .create(true)
@@ -213,56 +216,133 @@ async fn apply_all(
         .truncate(true)
         .open(tmp)
         .map_err(|e| io("create", tmp, e))?;
+    let total: u64 = chosen.iter().map(|c| c.size).sum();
+    let mut done = 0u64;
     let mut last: Option<ltx::Header> = None;
-    for (i, info) in chosen.iter().enumerate() {
+    for info in chosen {
         let key = super::s3::ltx_key(store.path(), info.level, info.min_txid, info.max_txid);
-        let bytes = store.get_ltx(info).await?;
-        // Check the whole file before touching the output.
-        let h = ltx::decode(&bytes, |_, _| Ok(())).map_err(|source| RestoreError::Ltx {
-            key: key.clone(),
-            source,
-        })?;
-        if (h.min_txid, h.max_txid) != (info.min_txid, info.max_txid) {
-            return Err(RestoreError::Ltx {
-                key,
-                source: ltx::LtxError::Invalid("header TXIDs differ from the object name".into()),
-            });
-        }
-        if let Some(prev) = &last
-            && prev.page_size != h.page_size
-        {
-            return Err(RestoreError::Ltx {
-                key,
-                source: ltx::LtxError::Invalid("page size changed".into()),
-            });
-        }
-        let f2 = f.try_clone().map_err(|e| io("open", tmp, e))?;
-        let tmp2 = tmp.to_path_buf();
-        tokio::task::spawn_blocking(move || {
-            let mut err = None;
-            let r = ltx::decode(&bytes, |p, d| {
-                if let Err(e) = f2.write_all_at(d, u64::from(p - 1) * d.len() as u64) {
-                    err = Some(e);
-                    return Err(ltx::LtxError::Invalid("write failed".into()));
-                }
-                Ok(())
-            });
-            match (r, err) {
-                (_, Some(e)) => Err(io("write", &tmp2, e)),
-                (Err(source), None) => Err(RestoreError::Ltx { key, source }),
-                (Ok(_), None) => Ok(()),
+        // The download feeds the decoder as it arrives; the decoder writes
+        // each page into place. Nothing holds a whole file.
+        let (reader, feed) = store.open_ltx(info).await?;
+        let read = Arc::new(AtomicU64::new(0));
+        let counted = Counted {
+            inner: reader,
+            n: read.clone(),
+        };
+        let out = f.try_clone().map_err(|e| io("open", tmp, e))?;
+        let (tmp2, info2, prev) = (tmp.to_path_buf(), info.clone(), last);
+        let work =
+            tokio::task::spawn_blocking(move || apply_one(counted, &out, &tmp2, &info2, prev, key));
+        let mut work = std::pin::pin!(work);
+        let mut feed = std::pin::pin!(feed);
+        let mut fed = false;
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+        let h = loop {
+            tokio::select! {
+                r = &mut work => break r.map_err(|e| RestoreError::Io(e.to_string()))??,
+                _ = &mut feed, if !fed => fed = true,
+                _ = tick.tick() => progress(done + read.load(Ordering::Relaxed), total),
             }
-        })
-        .await
-        .map_err(|e| RestoreError::Io(e.to_string()))??;
+        };
+        done += info.size;
+        progress(done, total);
         last = Some(h);
-        progress(i + 1, chosen.len());
     }
     let h = last.ok_or_else(|| RestoreError::Empty(String::new()))?;
     f.set_len(u64::from(h.commit) * u64::from(h.page_size))
         .map_err(|e| io("truncate", tmp, e))?;
     f.sync_all().map_err(|e| io("sync", tmp, e))?;
     Ok((h.max_txid, DateTime::from_timestamp_millis(h.timestamp_ms)))
+}
+
+/// A reader that counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    n: Arc<AtomicU64>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.n.fetch_add(k as u64, Ordering::Relaxed);
+        Ok(k)
+    }
+}
+
+/// Decodes one LTX file from `r` and writes its pages into `out`; checks
+/// its TXIDs against its name and its page size against the previous file.
+/// Returns its header once its checksum is verified.
+fn apply_one(
+    r: impl std::io::Read,
+    out: &std::fs::File,
+    tmp: &Path,
+    info: &FileInfo,
+    prev: Option<ltx::Header>,
+    key: String,
+) -> Result<ltx::Header, RestoreError> {
+    let bad = |source| RestoreError::Ltx {
+        key: key.clone(),
+        source,
+    };
+    let mut d = ltx::Decoder::new(r).map_err(bad)?;
+    let h = *d.header();
+    if (h.min_txid, h.max_txid) != (info.min_txid, info.max_txid) {
+        return Err(bad(ltx::LtxError::Invalid(
+            "header TXIDs differ from the object name".into(),
+        )));
+    }
+    if prev.is_some_and(|p| p.page_size != h.page_size) {
+        return Err(bad(ltx::LtxError::Invalid("page size changed".into())));
+    }
+    let mut w = PageWriter::new(out, h.page_size);
+    while let Some((pgno, data)) = d.next_page().map_err(bad)? {
+        w.put(pgno, data).map_err(|e| io("write", tmp, e))?;
+    }
+    w.flush().map_err(|e| io("write", tmp, e))?;
+    d.finish().map_err(bad)
+}
+
+/// Writes pages into a database file, coalescing runs of consecutive pages
+/// (a snapshot is one long run) into large writes.
+struct PageWriter<'a> {
+    file: &'a std::fs::File,
+    page_size: u64,
+    buf: Vec<u8>,
+    first: u32,
+    next: u32,
+}
+
+impl<'a> PageWriter<'a> {
+    const LIMIT: usize = 4 << 20;
+
+    fn new(file: &'a std::fs::File, page_size: u32) -> PageWriter<'a> {
+        PageWriter {
+            file,
+            page_size: u64::from(page_size),
+            buf: Vec::with_capacity(Self::LIMIT),
+            first: 0,
+            next: 0,
+        }
+    }
+
+    fn put(&mut self, pgno: u32, data: &[u8]) -> std::io::Result<()> {
+        if pgno != self.next || self.buf.len() + data.len() > Self::LIMIT {
+            self.flush()?;
+            self.first = pgno;
+        }
+        self.buf.extend_from_slice(data);
+        self.next = pgno + 1;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            self.file
+                .write_all_at(&self.buf, u64::from(self.first - 1) * self.page_size)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
 }
 
 fn integrity(path: &Path) -> Result<(), RestoreError> {

@@ -80,6 +80,165 @@ pub struct FileInfo {
     pub last_modified: Option<DateTime<Utc>>,
 }
 
+/// What an upload sends: bytes in memory, or a (temporary) file streamed
+/// from disk so a large snapshot never has to fit in memory.
+#[derive(Debug)]
+pub enum Body {
+    /// Bytes in memory.
+    Bytes(Vec<u8>),
+    /// A temporary file, deleted when the body is dropped.
+    File(tempfile::TempPath),
+}
+
+impl Body {
+    /// Size in bytes. Fails when the file cannot be read.
+    pub fn len(&self) -> std::io::Result<u64> {
+        match self {
+            Body::Bytes(b) => Ok(b.len() as u64),
+            Body::File(p) => Ok(std::fs::metadata(p)?.len()),
+        }
+    }
+
+    /// Whether the body is empty (never true for an LTX file).
+    pub fn is_empty(&self) -> bool {
+        self.len().map(|n| n == 0).unwrap_or(true)
+    }
+
+    /// A reader over the body. Fails when the file cannot be opened.
+    pub fn reader(&self) -> std::io::Result<Box<dyn std::io::Read + Send + '_>> {
+        Ok(match self {
+            Body::Bytes(b) => Box::new(b.as_slice()),
+            Body::File(p) => Box::new(std::io::BufReader::with_capacity(
+                64 << 10,
+                std::fs::File::open(p)?,
+            )),
+        })
+    }
+
+    async fn stream(&self) -> Result<ByteStream, String> {
+        match self {
+            Body::Bytes(b) => Ok(ByteStream::from(b.clone())),
+            Body::File(p) => ByteStream::from_path(p).await.map_err(|e| e.to_string()),
+        }
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(b: Vec<u8>) -> Body {
+        Body::Bytes(b)
+    }
+}
+
+/// Bytes kept in memory before a [`Spool`] moves to a temporary file.
+pub const SPOOL_MEMORY: usize = 8 << 20;
+
+/// A writer that keeps what it is given in memory up to [`SPOOL_MEMORY`],
+/// then in a temporary file in `dir` (next to the database, not `/tmp`,
+/// which may be memory).
+pub struct Spool {
+    dir: std::path::PathBuf,
+    mem: Vec<u8>,
+    file: Option<std::io::BufWriter<tempfile::NamedTempFile>>,
+}
+
+/// Prefix of the spool files (stale ones are removed at start).
+pub const SPOOL_PREFIX: &str = ".quant-replica-";
+
+impl Spool {
+    /// A spool whose overflow goes to `dir`.
+    pub fn new(dir: impl Into<std::path::PathBuf>) -> Spool {
+        Spool {
+            dir: dir.into(),
+            mem: Vec::new(),
+            file: None,
+        }
+    }
+
+    /// What was written. Fails when the temporary file cannot be flushed.
+    pub fn finish(self) -> std::io::Result<Body> {
+        match self.file {
+            None => Ok(Body::Bytes(self.mem)),
+            Some(w) => {
+                let f = w.into_inner().map_err(|e| e.into_error())?;
+                Ok(Body::File(f.into_temp_path()))
+            }
+        }
+    }
+}
+
+impl std::io::Write for Spool {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.file.is_none() && self.mem.len() + buf.len() > SPOOL_MEMORY {
+            let f = tempfile::Builder::new()
+                .prefix(SPOOL_PREFIX)
+                .suffix(".tmp")
+                .tempfile_in(&self.dir)?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+            w.write_all(&self.mem)?;
+            self.mem = Vec::new();
+            self.file = Some(w);
+        }
+        match &mut self.file {
+            Some(w) => w.write(buf),
+            None => {
+                self.mem.extend_from_slice(buf);
+                Ok(buf.len())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Removes spool files a crash left in `dir`.
+pub fn remove_stale_spools(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(SPOOL_PREFIX) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// A blocking reader over a download, fed chunk by chunk from the async side
+/// (see [`Store::open_ltx`]), so decoding overlaps the transfer.
+pub struct ChunkReader<T> {
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<T>>,
+    cur: Option<T>,
+    off: usize,
+}
+
+impl<T: AsRef<[u8]>> std::io::Read for ChunkReader<T> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if let Some(c) = &self.cur {
+                let c = c.as_ref();
+                if self.off < c.len() {
+                    let n = buf.len().min(c.len() - self.off);
+                    buf[..n].copy_from_slice(&c[self.off..self.off + n]);
+                    self.off += n;
+                    return Ok(n);
+                }
+            }
+            match self.rx.blocking_recv() {
+                None => return Ok(0),
+                Some(Err(e)) => return Err(e),
+                Some(Ok(c)) => {
+                    self.cur = Some(c);
+                    self.off = 0;
+                }
+            }
+        }
+    }
+}
+
 /// The key of an LTX file under `path`.
 pub fn ltx_key(path: &str, level: u8, min: u64, max: u64) -> String {
     format!("{path}/{level:04x}/{min:016x}-{max:016x}.ltx")
@@ -166,9 +325,14 @@ impl Store {
         min: u64,
         max: u64,
         timestamp: DateTime<Utc>,
-        bytes: Vec<u8>,
+        body: impl Into<Body>,
     ) -> Result<(), StoreError> {
         let key = ltx_key(&self.path, level, min, max);
+        let body = body.into();
+        let stream = body.stream().await.map_err(|message| StoreError {
+            op: format!("put {key}"),
+            message,
+        })?;
         self.client
             .put_object()
             .bucket(&self.bucket)
@@ -177,7 +341,7 @@ impl Store {
                 TIMESTAMP_META,
                 timestamp.to_rfc3339_opts(SecondsFormat::Nanos, true),
             )
-            .body(ByteStream::from(bytes))
+            .body(stream)
             .send()
             .await
             .map_err(|e| err(format!("put {key}"), e))?;
@@ -187,15 +351,25 @@ impl Store {
     /// Lists the LTX files of `level`, in TXID order. Fails when the store
     /// cannot be listed.
     pub async fn list(&self, level: u8) -> Result<Vec<FileInfo>, StoreError> {
+        self.list_after(level, 0).await
+    }
+
+    /// Lists the LTX files of `level` whose first TXID is above `after`, in
+    /// TXID order, without listing the ones before (S3 `StartAfter`). Fails
+    /// when the store cannot be listed.
+    pub async fn list_after(&self, level: u8, after: u64) -> Result<Vec<FileInfo>, StoreError> {
         let prefix = format!("{}/{level:04x}/", self.path);
         let mut out = Vec::new();
-        let mut pages = self
+        let mut req = self
             .client
             .list_objects_v2()
             .bucket(&self.bucket)
-            .prefix(&prefix)
-            .into_paginator()
-            .send();
+            .prefix(&prefix);
+        if after > 0 {
+            // Keys sort by their zero-padded first TXID.
+            req = req.start_after(format!("{prefix}{after:016x}-{:016x}.ltx", u64::MAX));
+        }
+        let mut pages = req.into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| err(format!("list {prefix}"), e))?;
             for o in page.contents() {
@@ -205,6 +379,9 @@ impl Store {
                 let Some((min_txid, max_txid)) = parse_ltx_name(name) else {
                     continue;
                 };
+                if min_txid <= after {
+                    continue;
+                }
                 out.push(FileInfo {
                     level,
                     min_txid,
@@ -249,6 +426,81 @@ impl Store {
             .await
             .map_err(|e| err(format!("read {key}"), e))?;
         Ok(body.into_bytes().to_vec())
+    }
+
+    /// Opens an LTX file for reading while it downloads: returns a blocking
+    /// reader (use it off the async runtime, e.g. in `spawn_blocking`) that
+    /// the returned future feeds; drive both. Fails when the file is missing.
+    pub async fn open_ltx(
+        &self,
+        f: &FileInfo,
+    ) -> Result<
+        (
+            impl std::io::Read + Send + 'static,
+            impl Future<Output = ()> + Send + 'static,
+        ),
+        StoreError,
+    > {
+        let key = ltx_key(&self.path, f.level, f.min_txid, f.max_txid);
+        let o = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(|e| err(format!("get {key}"), e))?;
+        let (tx, rx) = tokio::sync::mpsc::channel(32);
+        let mut body = o.body;
+        let feed = async move {
+            loop {
+                let chunk = match body.try_next().await {
+                    Ok(Some(c)) => Ok(c),
+                    Ok(None) => break,
+                    Err(e) => Err(std::io::Error::other(format!("read {key}: {e}"))),
+                };
+                let failed = chunk.is_err();
+                if tx.send(chunk).await.is_err() || failed {
+                    break;
+                }
+            }
+        };
+        Ok((
+            ChunkReader {
+                rx,
+                cur: None,
+                off: 0,
+            },
+            feed,
+        ))
+    }
+
+    /// Downloads an LTX file into `spool` (memory, or a temporary file once
+    /// large). Fails when it is missing or cannot be read or stored.
+    pub async fn fetch_ltx(&self, f: &FileInfo, mut spool: Spool) -> Result<Body, StoreError> {
+        use std::io::Write;
+        let key = ltx_key(&self.path, f.level, f.min_txid, f.max_txid);
+        let o = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(|e| err(format!("get {key}"), e))?;
+        let mut body = o.body;
+        let local = |e: std::io::Error| StoreError {
+            op: format!("spool {key}"),
+            message: e.to_string(),
+        };
+        while let Some(chunk) = body
+            .try_next()
+            .await
+            .map_err(|e| err(format!("read {key}"), e))?
+        {
+            spool.write_all(&chunk).map_err(local)?;
+        }
+        spool.finish().map_err(local)
     }
 
     /// Deletes LTX files. Fails when the store refuses or cannot be reached.

@@ -5,6 +5,7 @@
 //! Frames past it are stale or torn and are ignored.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 
 /// WAL magic with checksums computed on little-endian words.
 pub const MAGIC_LE: u32 = 0x377f_0682;
@@ -142,8 +143,23 @@ pub struct Scan {
 /// it. Stops quietly at the first frame with other salts, a bad checksum,
 /// or a torn end; frames after the last commit frame are not returned.
 pub fn scan(header: &WalHeader, wal: &[u8], from: WalPos) -> Scan {
+    let rest = wal.get(from.offset as usize..).unwrap_or(&[]);
+    // Reading from a slice cannot fail.
+    scan_reader(header, rest, from).unwrap_or(Scan {
+        pages: BTreeMap::new(),
+        commit: 0,
+        transactions: 0,
+        end: from,
+    })
+}
+
+/// [`scan`] over a reader positioned at `from.offset` (a WAL file read
+/// frame by frame: only the page map is held in memory). Fails on read
+/// errors other than a torn end.
+pub fn scan_reader(header: &WalHeader, mut r: impl Read, from: WalPos) -> std::io::Result<Scan> {
     let fs = header.frame_size() as usize;
-    let mut pos = from.offset as usize;
+    let mut frame = vec![0u8; fs];
+    let mut pos = from.offset;
     let mut sum = from.checksum;
     let mut pending: BTreeMap<u32, u64> = BTreeMap::new();
     let mut out = Scan {
@@ -152,7 +168,12 @@ pub fn scan(header: &WalHeader, wal: &[u8], from: WalPos) -> Scan {
         transactions: 0,
         end: from,
     };
-    while let Some(frame) = wal.get(pos..pos + fs) {
+    loop {
+        match r.read_exact(&mut frame) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(e),
+        }
         let h = &frame[..FRAME_HEADER_SIZE as usize];
         if be32(&h[8..]) != header.salt1 || be32(&h[12..]) != header.salt2 {
             break;
@@ -166,15 +187,15 @@ pub fn scan(header: &WalHeader, wal: &[u8], from: WalPos) -> Scan {
         if pgno == 0 {
             break;
         }
-        pending.insert(pgno, (pos as u64) + FRAME_HEADER_SIZE);
-        pos += fs;
+        pending.insert(pgno, pos + FRAME_HEADER_SIZE);
+        pos += fs as u64;
         let commit = be32(&h[4..]);
         if commit > 0 {
             out.pages.append(&mut pending);
             out.commit = commit;
             out.transactions += 1;
             out.end = WalPos {
-                offset: pos as u64,
+                offset: pos,
                 checksum: sum,
             };
         }
@@ -184,7 +205,7 @@ pub fn scan(header: &WalHeader, wal: &[u8], from: WalPos) -> Scan {
         let commit = out.commit;
         out.pages.retain(|&p, _| p <= commit);
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
