@@ -860,7 +860,7 @@ impl Task {
             // Commits counted before the round reads the WAL are in it.
             let seen = commits(&self.db);
             match self.round(&mut l).await {
-                Ok(()) if stopping => {
+                Ok(_) if stopping => {
                     if let (Some(cap), Some(txid)) = (l.cap.take(), l.txid) {
                         let saved = tokio::task::spawn_blocking(move || cap.save_resume(txid))
                             .await
@@ -868,11 +868,11 @@ impl Task {
                         tracing::info!(txid, resumable = saved, "final replica sync done");
                     }
                 }
-                Ok(()) => {
+                Ok(as_of) => {
                     failures = 0;
                     if let Ok(mut s) = self.status.lock() {
                         s.rounds_total += 1;
-                        s.current_as_of = Some(started);
+                        s.current_as_of = Some(as_of.map_or(started, |t| t.max(started)));
                     }
                 }
                 Err(e) => {
@@ -922,7 +922,9 @@ impl Task {
 
     /// One sync: attachments first (their rows may be in what follows), then
     /// a snapshot when needed, else the new commits; then checkpoint.
-    async fn round(&self, l: &mut Loop) -> Result<(), String> {
+    /// Returns, when later than the round's start, the moment up to which
+    /// every commit is now in the replica.
+    async fn round(&self, l: &mut Loop) -> Result<Option<DateTime<Utc>>, String> {
         self.ship(l).await
     }
 
@@ -941,7 +943,7 @@ impl Task {
         Ok(())
     }
 
-    async fn ship(&self, l: &mut Loop) -> Result<(), String> {
+    async fn ship(&self, l: &mut Loop) -> Result<Option<DateTime<Utc>>, String> {
         self.flush_pending(l).await?;
         let cap = match l.cap.take() {
             Some(c) => c,
@@ -1053,15 +1055,18 @@ impl Task {
     /// it uploaded) are captured there into a level-0 file first — a short
     /// local read and encode, never an upload: the file is uploaded right
     /// after, writers never wait for S3.
-    async fn checkpoint(&self, l: &mut Loop) -> Result<(), String> {
+    ///
+    /// Returns the moment before the writer's turn when it left nothing
+    /// unshipped (every commit before it is then in the replica).
+    async fn checkpoint(&self, l: &mut Loop) -> Result<Option<DateTime<Utc>>, String> {
         let (Some(cap), Some(txid)) = (l.cap.take(), l.txid) else {
-            return Ok(());
+            return Ok(None);
         };
         if cap.settled() {
             // Our last checkpoint emptied the WAL and nothing came since: no
             // need to hold writers back (or to count a commit of our own).
             l.cap = Some(cap);
-            return Ok(());
+            return Ok(None);
         }
         let now = self.clock.now();
         let blobs = l.blobs.take();
@@ -1087,12 +1092,15 @@ impl Task {
             });
             self.flush_pending(l).await?;
         }
-        if let Ck::Done(true) = out.ck?
-            && let Ok(mut s) = self.status.lock()
-        {
-            s.checkpoints_total += 1;
+        match out.ck? {
+            Ck::Done(full) => {
+                if full && let Ok(mut s) = self.status.lock() {
+                    s.checkpoints_total += 1;
+                }
+                Ok(Some(now))
+            }
+            Ck::Unshipped => Ok(None),
         }
-        Ok(())
     }
 
     /// While shipping fails, the WAL is kept and grows. When it passes
