@@ -3,7 +3,7 @@
 //! - **A. Write throughput, replication off vs on.** `BENCH_WRITERS`
 //!   concurrent writers insert ~300-byte rows through `quant::db::Db` (WAL,
 //!   `synchronous=FULL`, group commit) for `BENCH_SECS`; off = no replicator
-//!   (SQLite's own checkpoints), on = Quant's replicator shipping to S3. Two
+//!   (SQLite's own checkpoints), on = Quant's replicator shipping to S3. `BENCH_ROUNDS`
 //!   alternating rounds each; the means are compared (goal: ≤ 5 % cost).
 //! - **B. Replication lag.** During the "on" rounds (full load) and during a
 //!   light phase (one write every 20 ms): for a write every 20 ms, the time
@@ -24,10 +24,10 @@
 //!   and with `-integrity-check full`), with peak memory; every result is
 //!   checked equal to the source (goal: ≤ 1×).
 //!
-//! S3 is `moto_server` on 127.0.0.1 (as in the tests). Not a test: run with
+//! S3 is `moto_server` on 127.0.0.1 (as in the tests), at nice 19. Not a test: run with
 //! `scripts/bench/replica`, which installs the tools and builds release
 //! binaries. Environment: `QUANT_BIN`, `QUANT_TEST_MOTO`,
-//! `QUANT_TEST_LITESTREAM` (paths), `BENCH_SECS` (10), `BENCH_WRITERS` (16),
+//! `QUANT_TEST_LITESTREAM` (paths), `BENCH_SECS` (10), `BENCH_ROUNDS` (3), `BENCH_WRITERS` (16),
 //! `BENCH_GB_MB` (1024), `BENCH_RESTORE_MB` (1024), `BENCH_PARTS` (`a,c,d`;
 //! B runs with A), `BENCH_DIR` (where the databases go), `BENCH_KEEP=1`
 //! (keep them and the logs), `BENCH_OUT` (also write the report there).
@@ -87,9 +87,14 @@ impl Drop for Proc {
     }
 }
 
+/// moto at the lowest CPU priority (`nice -n 19`, which execs it: same pid):
+/// a real S3 runs elsewhere, so its work should take as little as possible
+/// from the two cores the measured replicators and writers share.
 fn moto(bin: &Path) -> (Proc, u16) {
     let port = free_port();
-    let child = Command::new(bin)
+    let child = Command::new("nice")
+        .args(["-n", "19"])
+        .arg(bin)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -833,6 +838,7 @@ fn main() {
         return;
     }
     let secs = env_num("BENCH_SECS", 10);
+    let rounds = env_num("BENCH_ROUNDS", 3).max(1) as usize;
     let writers = env_num("BENCH_WRITERS", 16) as usize;
     let gb_mb = env_num("BENCH_GB_MB", 1024);
     let restore_mb = env_num("BENCH_RESTORE_MB", 1024);
@@ -878,7 +884,7 @@ fn main() {
         let mut moto_cpu = 0.0;
         rt.block_on(async {
             create_bucket(port, "throughput").await;
-            for round in 0..2 {
+            for round in 0..rounds {
                 off.push(throughput(&dir, &format!("off{round}"), writers, dur, None).await);
                 let c0 = cpu_of(moto_pid);
                 let t = throughput(
@@ -898,32 +904,52 @@ fn main() {
             v.iter().map(|t| t.writes as f64 / t.secs).sum::<f64>() / v.len() as f64
         };
         let (r_off, r_on) = (rate(&off), rate(&on));
-        let cost = (1.0 - r_on / r_off) * 100.0;
+        // Each "on" round against the "off" round just before it, so slow
+        // drifts of the machine's load cancel; the median of those ratios
+        // is the verdict (robust to one disturbed round).
+        let mut ratios: Vec<f64> = off
+            .iter()
+            .zip(&on)
+            .map(|(a, b)| (b.writes as f64 / b.secs) / (a.writes as f64 / a.secs))
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let median = if ratios.len() % 2 == 1 {
+            ratios[ratios.len() / 2]
+        } else {
+            (ratios[ratios.len() / 2 - 1] + ratios[ratios.len() / 2]) / 2.0
+        };
+        let cost = (1.0 - median) * 100.0;
+        let mean_cost = (1.0 - r_on / r_off) * 100.0;
         say(format!(
-            "## A. Write throughput, {writers} writers, 2 × {secs} s per mode"
+            "## A. Write throughput, {writers} writers, {rounds} × {secs} s per mode, alternating"
         ));
         say(String::new());
-        say("| replication | writes/s (round 1) | writes/s (round 2) | mean | cost |".into());
-        say("|---|---:|---:|---:|---:|".into());
-        let cell = |v: &[Throughput], i: usize| format!("{:.0}", v[i].writes as f64 / v[i].secs);
+        let heads: String = (1..=rounds).map(|i| format!(" round {i} |")).collect();
+        say(format!("| replication |{heads} mean writes/s | cost |"));
+        say(format!("|---|{}---:|---:|", "---:|".repeat(rounds)));
+        let cells = |v: &[Throughput]| -> String {
+            v.iter()
+                .map(|t| format!(" {:.0} |", t.writes as f64 / t.secs))
+                .collect()
+        };
+        say(format!("| off |{} {r_off:.0} | |", cells(&off)));
         say(format!(
-            "| off | {} | {} | {r_off:.0} | |",
-            cell(&off, 0),
-            cell(&off, 1)
+            "| on (Quant → S3, 1 s) |{} {r_on:.0} | {mean_cost:.1} % of the means |",
+            cells(&on)
         ));
+        let pairs: String = ratios.iter().map(|r| format!(" {r:.3}")).collect();
+        say(String::new());
         say(format!(
-            "| on (Quant → S3, 1 s) | {} | {} | {r_on:.0} | {cost:.1} % |",
-            cell(&on, 0),
-            cell(&on, 1)
+            "Round by round, on ÷ the off round just before it (sorted):{pairs}; median {median:.3} → **cost {cost:.1} %**."
         ));
         say(String::new());
         say(format!(
-            "The S3 server (moto, Python, on the same 2 cores) used {moto_cpu:.1} CPU s during the {:.0} s of \"on\" rounds.",
+            "The S3 server (moto, Python, at nice 19 on the same 2 cores) used {moto_cpu:.1} CPU s during the {:.0} s of \"on\" rounds.",
             on.iter().map(|t| t.secs).sum::<f64>()
         ));
         say(String::new());
         verdicts.push(format!(
-            "write cost of replication {cost:.1} % (goal ≤ 5 %): {}",
+            "write cost of replication {cost:.1} % (median of the round pairs; {mean_cost:.1} % of the means) (goal ≤ 5 %): {}",
             if cost <= 5.0 { "met" } else { "NOT met" }
         ));
         load_lags.sort_by(f64::total_cmp);

@@ -75,13 +75,36 @@ pub type SharedStatus = Arc<Mutex<ReplicaStatus>>;
 pub struct Replicator {
     status: SharedStatus,
     stop: watch::Sender<bool>,
-    join: tokio::task::JoinHandle<()>,
+    /// Fires when the replicator's thread has finished its last sync.
+    done: tokio::sync::oneshot::Receiver<()>,
+}
+
+/// Whether the replicator must stop: asked to, or its [`Replicator`] was
+/// dropped (its thread must not outlive the handle).
+pub(super) fn stop_requested(stop: &watch::Receiver<bool>) -> bool {
+    *stop.borrow() || stop.has_changed().is_err()
+}
+
+/// Nice value of the replicator's threads: shipping yields the CPU to
+/// request handling and the database writer (it needs little of it, and
+/// idle time is plentiful between bursts), so replication does not slow
+/// writes down on a small box.
+const REPLICA_NICE: libc::c_int = 10;
+
+/// Lowers the calling thread's scheduling priority (Linux: per thread).
+/// Best effort: a failure only means the thread keeps the normal priority.
+fn lower_priority() {
+    // SAFETY: setpriority only reads its integer arguments; `who = 0` is the
+    // calling thread on Linux.
+    let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, REPLICA_NICE) };
 }
 
 impl Replicator {
-    /// Starts replicating the database at `db_path` to the store in `cfg`.
-    /// Must be called inside a Tokio runtime. Fails when `cfg` has no valid
-    /// url (validation prevents that).
+    /// Starts replicating the database at `db_path` to the store in `cfg`,
+    /// on a thread of its own with its own small Tokio runtime at a lower
+    /// CPU priority (S3 requests, compression and compaction never queue
+    /// behind or ahead of request handling). Fails when `cfg` has no valid
+    /// url (validation prevents that) or the thread cannot start.
     pub fn start(
         db: crate::db::Db,
         blobs_root: Option<PathBuf>,
@@ -104,8 +127,25 @@ impl Replicator {
             clock,
             status: status.clone(),
         };
-        let join = tokio::spawn(task.run(stop_rx));
-        Ok(Replicator { status, stop, join })
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .thread_name("quant-replica-io")
+            .on_thread_start(lower_priority)
+            .max_blocking_threads(4)
+            .build()
+            .map_err(|e| format!("replicator runtime: {e}"))?;
+        let (done_tx, done) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("quant-replica".into())
+            .spawn(move || {
+                lower_priority();
+                rt.block_on(task.run(stop_rx));
+                // Let blocking work (an upload spool, a compaction) end.
+                rt.shutdown_timeout(Duration::from_secs(5));
+                let _ = done_tx.send(());
+            })
+            .map_err(|e| format!("replicator thread: {e}"))?;
+        Ok(Replicator { status, stop, done })
     }
 
     /// A snapshot of the status.
@@ -121,7 +161,7 @@ impl Replicator {
     /// Ships what is left (one last sync, up to `within`) and stops.
     pub async fn shutdown(self, within: Duration) {
         let _ = self.stop.send(true);
-        let _ = tokio::time::timeout(within, self.join).await;
+        let _ = tokio::time::timeout(within, self.done).await;
     }
 }
 
@@ -802,7 +842,8 @@ struct Loop {
     /// TXID of the last snapshot written since start.
     snapshot_txid: Option<u64>,
     /// A level-0 file captured under the writer, not uploaded yet.
-    pending: Option<Pending>,
+    /// Level-0 files captured but not uploaded yet, in TXID order.
+    pending: std::collections::VecDeque<Pending>,
     /// Tells the compaction task a snapshot was written (retention follows).
     snapshots: watch::Sender<u64>,
 }
@@ -844,7 +885,7 @@ impl Task {
             txid: None,
             last_snapshot: None,
             snapshot_txid: None,
-            pending: None,
+            pending: std::collections::VecDeque::new(),
             snapshots,
         };
         let mut failures = 0u32;
@@ -854,7 +895,7 @@ impl Task {
                 .load(std::sync::atomic::Ordering::Relaxed)
         };
         loop {
-            let stopping = *stop.borrow();
+            let stopping = stop_requested(&stop);
             let started = self.clock.now();
             let round_start = Instant::now();
             // Commits counted before the round reads the WAL are in it.
@@ -1032,19 +1073,23 @@ impl Task {
         self.checkpoint(l).await
     }
 
-    /// Uploads the level-0 file captured under the writer, if any; it comes
-    /// before anything shipped after it. Fails (keeping it) when the store
-    /// fails.
+    /// Uploads the level-0 files captured but not uploaded (by
+    /// [`Task::checkpoint`]), oldest first; they come before anything shipped
+    /// after them. Fails (keeping those not uploaded) when the store fails.
     async fn flush_pending(&self, l: &mut Loop) -> Result<(), String> {
-        let Some(p) = l.pending.take() else {
-            return Ok(());
-        };
-        if let Err(e) = l.store.put_ltx_ref(0, p.txid, p.txid, p.now, &p.body).await {
-            l.pending = Some(p);
-            return Err(e.to_string());
+        if !l.pending.is_empty() {
+            // Attachments their rows refer to go first.
+            self.sync_blobs(l).await?;
         }
-        l.txid = Some(p.txid);
-        self.record(p.txid, p.now, p.body.len().unwrap_or(0), false);
+        while let Some(p) = l.pending.front() {
+            l.store
+                .put_ltx_ref(0, p.txid, p.txid, p.now, &p.body)
+                .await
+                .map_err(|e| e.to_string())?;
+            l.txid = Some(p.txid);
+            self.record(p.txid, p.now, p.body.len().unwrap_or(0), false);
+            l.pending.pop_front();
+        }
         Ok(())
     }
 
@@ -1052,14 +1097,15 @@ impl Task {
     /// the writer's transactions ([`crate::db::Db::between`]): no commit can
     /// slip in, and the next write restarts the WAL from its start, so it
     /// stays small. Commits that arrived since the round read the WAL (while
-    /// it uploaded) are captured there into a level-0 file first — a short
-    /// local read and encode, never an upload: the file is uploaded right
-    /// after, writers never wait for S3.
+    /// it uploaded) are captured into a level-0 file first, outside the
+    /// writer; only those that arrived during that capture are captured
+    /// there — a short local read and encode, never an upload: the files are
+    /// uploaded right after, writers never wait for S3.
     ///
     /// Returns the moment before the writer's turn when it left nothing
     /// unshipped (every commit before it is then in the replica).
     async fn checkpoint(&self, l: &mut Loop) -> Result<Option<DateTime<Utc>>, String> {
-        let (Some(cap), Some(txid)) = (l.cap.take(), l.txid) else {
+        let (Some(cap), Some(shipped)) = (l.cap.take(), l.txid) else {
             return Ok(None);
         };
         if cap.settled() {
@@ -1069,6 +1115,33 @@ impl Task {
             return Ok(None);
         }
         let now = self.clock.now();
+        // First, without holding writers, capture what was committed while
+        // the round uploaded (under load, most of a sync interval's worth),
+        // so that the writer waits only for the last few milliseconds'.
+        let mut txid = shipped + l.pending.len() as u64;
+        let (cap, early) = blocking(cap, move |c| {
+            let n = c.next(txid + 1, now);
+            if let Ok(Next::Ltx(_, pos)) = &n {
+                c.shipped(*pos);
+            }
+            n
+        })
+        .await?;
+        l.cap = Some(cap);
+        match early? {
+            Next::Ltx(body, _) => {
+                txid += 1;
+                l.pending.push_back(Pending { txid, now, body });
+                // Their attachments go first, outside the writer too.
+                self.sync_blobs(l).await?;
+            }
+            Next::Nothing => {}
+            // The next round writes a snapshot; no checkpoint before it.
+            Next::Doubt(_) => return self.flush_pending(l).await.map(|()| None),
+        }
+        let Some(cap) = l.cap.take() else {
+            return Ok(None);
+        };
         let blobs = l.blobs.take();
         let (cap, blobs, out) = self
             .db
@@ -1085,13 +1158,13 @@ impl Task {
             if let Ok(mut s) = self.status.lock() {
                 s.locked_syncs_total += 1;
             }
-            l.pending = Some(Pending {
+            l.pending.push_back(Pending {
                 txid: txid + 1,
                 now,
                 body,
             });
-            self.flush_pending(l).await?;
         }
+        self.flush_pending(l).await?;
         match out.ck? {
             Ck::Done(full) => {
                 if full && let Ok(mut s) = self.status.lock() {
