@@ -794,10 +794,13 @@ async fn under_steady_writes_the_wal_is_still_checkpointed_and_nothing_is_lost()
     caught_up(&app).await;
     let status = app.replica.clone().unwrap();
     let before = status.lock().unwrap().checkpoints_total;
-    // Four writers with no pause for 3 s: commits arrive during every sync.
+    let db_path = app.state.config().db_path();
+    let wal_seq_before = wal_checkpoint_seq(&db_path);
+    // Sixteen writers with no pause for 3 s: commits arrive during every
+    // sync, and every batch the writer commits holds several.
     let stop_at = Instant::now() + Duration::from_secs(3);
     let mut writers = Vec::new();
-    for w in 0..4 {
+    for w in 0..16 {
         let db = db.clone();
         writers.push(tokio::spawn(async move {
             let mut n = 0u64;
@@ -824,8 +827,15 @@ async fn under_steady_writes_the_wal_is_still_checkpointed_and_nothing_is_lost()
     assert!(written > 100, "only {written} writes");
     assert!(during >= 2, "{during} checkpoints under load");
     // The WAL file keeps its high-water mark; what matters is that it is
-    // reset over and over (the checkpoints above) instead of growing for as
-    // long as the load lasts.
+    // restarted over and over (each restart bumps the checkpoint sequence in
+    // its header) instead of growing for as long as the load lasts.
+    let restarts = wal_checkpoint_seq(&db_path).wrapping_sub(wal_seq_before);
+    // A checkpoint between two of the writer's transactions lets the next
+    // one restart the WAL (inside a batch, the batch's own writes would not).
+    assert!(
+        u64::from(restarts) * 5 >= during * 4,
+        "the WAL restarted {restarts} times after {during} checkpoints"
+    );
     assert!(max_wal < 512 << 20, "the WAL grew to {max_wal} bytes");
     assert!(
         status.lock().unwrap().last_error.is_none(),
@@ -833,7 +843,6 @@ async fn under_steady_writes_the_wal_is_still_checkpointed_and_nothing_is_lost()
         status.lock().unwrap()
     );
     caught_up(&app).await;
-    let db_path = app.state.config().db_path();
     let dir = app.stop().await;
     let want = dump(&db_path);
     assert_eq!(want["load"].len() as u64, written);
@@ -841,6 +850,17 @@ async fn under_steady_writes_the_wal_is_still_checkpointed_and_nothing_is_lost()
     let (code, stdout, stderr) = quant_restore(&moto, "quant-load", &q, &[]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert_eq!(dump(&q), want);
+}
+
+/// The checkpoint sequence in the WAL header of the database at `db`
+/// (SQLite bumps it each time the WAL restarts from its start).
+fn wal_checkpoint_seq(db: &Path) -> u32 {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    let bytes = std::fs::read(PathBuf::from(wal)).unwrap();
+    quant::replica::wal::WalHeader::parse(&bytes)
+        .unwrap()
+        .checkpoint_seq
 }
 
 /// `quant` with the replica configured through the environment.

@@ -144,6 +144,12 @@ type Completion = Box<dyn FnOnce(Result<(), DbError>) + Send>;
 /// rolled back. Given an error instead, it answers its caller with that error
 /// without running.
 type Job = Box<dyn FnOnce(Result<&Connection, DbError>) -> Result<Completion, ()> + Send>;
+/// What the writer thread is given: a write for the next batch, or work to
+/// run on its connection between two transactions ([`Db::between`]).
+enum Work {
+    Write(Job),
+    Between(Box<dyn FnOnce(&Connection) + Send>),
+}
 
 /// Handle to the database: cheap to clone, shared by all requests.
 #[derive(Clone)]
@@ -153,7 +159,7 @@ pub struct Db {
 
 struct Inner {
     path: PathBuf,
-    queue: mpsc::Sender<Job>,
+    queue: mpsc::Sender<Work>,
     readers: r2d2::Pool<SqliteConnectionManager>,
     stats: Arc<WriterStats>,
 }
@@ -264,7 +270,7 @@ impl Db {
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
-        let (tx, rx) = mpsc::channel::<Job>(4096);
+        let (tx, rx) = mpsc::channel::<Work>(4096);
         let max_batch = opts.max_batch.max(1);
         let stats = Arc::new(WriterStats::default());
         let writer_stats = stats.clone();
@@ -333,10 +339,33 @@ impl Db {
         });
         self.inner
             .queue
-            .send(job)
+            .send(Work::Write(job))
             .await
             .map_err(|_| DbError::WriterGone)?;
         rx.await.map_err(|_| DbError::WriterGone)?
+    }
+
+    /// Runs `f` on the writer's connection between two transactions, after
+    /// every write queued before it has committed: no transaction is open
+    /// and no write can start meanwhile. For the replicator, whose
+    /// checkpoints must run here so that the next write can restart the WAL.
+    /// `f` must not leave a transaction open. Returns `f`'s value; fails with
+    /// [`DbError::WriterGone`].
+    pub async fn between<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&Connection) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<T>();
+        let work = Work::Between(Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        }));
+        self.inner
+            .queue
+            .send(work)
+            .await
+            .map_err(|_| DbError::WriterGone)?;
+        rx.await.map_err(|_| DbError::WriterGone)
     }
 
     /// Runs `f` with a pooled read-only connection on the blocking pool.
@@ -371,20 +400,34 @@ impl Db {
 
 fn writer_loop(
     mut conn: Connection,
-    mut rx: mpsc::Receiver<Job>,
+    mut rx: mpsc::Receiver<Work>,
     max_batch: usize,
     stats: &WriterStats,
 ) {
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
-    while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        while batch.len() < max_batch {
-            match rx.try_recv() {
-                Ok(j) => batch.push(j),
-                Err(_) => break,
+    let mut next = rx.blocking_recv();
+    while let Some(work) = next.take() {
+        match work {
+            Work::Between(f) => f(&conn),
+            Work::Write(first) => {
+                batch.push(first);
+                while batch.len() < max_batch {
+                    match rx.try_recv() {
+                        Ok(Work::Write(j)) => batch.push(j),
+                        Ok(between) => {
+                            // It runs after this batch commits.
+                            next = Some(between);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                run_batch(&mut conn, &mut batch, stats);
             }
         }
-        run_batch(&mut conn, &mut batch, stats);
+        if next.is_none() {
+            next = rx.blocking_recv();
+        }
     }
     // Queue closed: every Db handle is gone. Leave the WAL checkpointed.
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
@@ -487,6 +530,74 @@ mod tests {
         .await
         .unwrap();
         (dir, db)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn between_runs_after_queued_writes_outside_any_transaction() {
+        let (_d, db) = temp_db(256).await;
+        // Writes queued before it are committed when it runs; no transaction
+        // is open; writes queued after it wait for it.
+        let mut before = Vec::new();
+        for i in 0..50 {
+            let db = db.clone();
+            before.push(tokio::spawn(async move {
+                db.write(
+                    move |c| Ok(c.execute("INSERT INTO t (v) VALUES (?1)", [format!("b{i}")])?),
+                )
+                .await
+            }));
+        }
+        tokio::task::yield_now().await;
+        let seen = db
+            .between(|c| {
+                let n: i64 = c
+                    .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+                    .unwrap();
+                (c.is_autocommit(), n)
+            })
+            .await
+            .unwrap();
+        assert!(seen.0, "no transaction is open");
+        for b in before {
+            b.await.unwrap().unwrap();
+        }
+        assert!(seen.1 <= 50);
+        let n: i64 = db
+            .write(|c| Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(n, 50);
+        // A checkpoint between transactions lets the next write restart the WAL.
+        let (_, wal_before) = db.file_sizes();
+        assert!(wal_before > 0);
+        let (busy, log, done) = db
+            .between(|c| {
+                c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })
+                .unwrap()
+            })
+            .await
+            .unwrap();
+        assert_eq!((busy, log), (0, done));
+        db.write(|c| Ok(c.execute("INSERT INTO t (v) VALUES ('after')", [])?))
+            .await
+            .unwrap();
+        let frames: i64 = db
+            .between(|c| {
+                c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+                    .unwrap()
+            })
+            .await
+            .unwrap();
+        assert!(
+            frames < log,
+            "the WAL restarted from its start ({frames} < {log} frames)"
+        );
     }
 
     #[tokio::test]

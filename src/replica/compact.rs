@@ -431,7 +431,7 @@ impl Compactor {
     ) {
         let mut retain = false;
         loop {
-            if *stop.borrow() {
+            if super::replicator::stop_requested(&stop) {
                 return;
             }
             if retain {

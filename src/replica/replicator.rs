@@ -75,13 +75,36 @@ pub type SharedStatus = Arc<Mutex<ReplicaStatus>>;
 pub struct Replicator {
     status: SharedStatus,
     stop: watch::Sender<bool>,
-    join: tokio::task::JoinHandle<()>,
+    /// Fires when the replicator's thread has finished its last sync.
+    done: tokio::sync::oneshot::Receiver<()>,
+}
+
+/// Whether the replicator must stop: asked to, or its [`Replicator`] was
+/// dropped (its thread must not outlive the handle).
+pub(super) fn stop_requested(stop: &watch::Receiver<bool>) -> bool {
+    *stop.borrow() || stop.has_changed().is_err()
+}
+
+/// Nice value of the replicator's threads: shipping yields the CPU to
+/// request handling and the database writer (it needs little of it, and
+/// idle time is plentiful between bursts), so replication does not slow
+/// writes down on a small box.
+const REPLICA_NICE: libc::c_int = 10;
+
+/// Lowers the calling thread's scheduling priority (Linux: per thread).
+/// Best effort: a failure only means the thread keeps the normal priority.
+fn lower_priority() {
+    // SAFETY: setpriority only reads its integer arguments; `who = 0` is the
+    // calling thread on Linux.
+    let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, REPLICA_NICE) };
 }
 
 impl Replicator {
-    /// Starts replicating the database at `db_path` to the store in `cfg`.
-    /// Must be called inside a Tokio runtime. Fails when `cfg` has no valid
-    /// url (validation prevents that).
+    /// Starts replicating the database at `db_path` to the store in `cfg`,
+    /// on a thread of its own with its own small Tokio runtime at a lower
+    /// CPU priority (S3 requests, compression and compaction never queue
+    /// behind or ahead of request handling). Fails when `cfg` has no valid
+    /// url (validation prevents that) or the thread cannot start.
     pub fn start(
         db: crate::db::Db,
         blobs_root: Option<PathBuf>,
@@ -104,8 +127,25 @@ impl Replicator {
             clock,
             status: status.clone(),
         };
-        let join = tokio::spawn(task.run(stop_rx));
-        Ok(Replicator { status, stop, join })
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .thread_name("quant-replica-io")
+            .on_thread_start(lower_priority)
+            .max_blocking_threads(4)
+            .build()
+            .map_err(|e| format!("replicator runtime: {e}"))?;
+        let (done_tx, done) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("quant-replica".into())
+            .spawn(move || {
+                lower_priority();
+                rt.block_on(task.run(stop_rx));
+                // Let blocking work (an upload spool, a compaction) end.
+                rt.shutdown_timeout(Duration::from_secs(5));
+                let _ = done_tx.send(());
+            })
+            .map_err(|e| format!("replicator thread: {e}"))?;
+        Ok(Replicator { status, stop, done })
     }
 
     /// A snapshot of the status.
@@ -121,7 +161,7 @@ impl Replicator {
     /// Ships what is left (one last sync, up to `within`) and stops.
     pub async fn shutdown(self, within: Duration) {
         let _ = self.stop.send(true);
-        let _ = tokio::time::timeout(within, self.join).await;
+        let _ = tokio::time::timeout(within, self.done).await;
     }
 }
 
@@ -647,9 +687,6 @@ enum Ck {
     Done(bool),
 }
 
-/// Consecutive checkpoints skipped for unshipped commits before the
-/// replicator ships the remainder while holding the write lock.
-const FORCE_AFTER_SKIPS: u32 = 3;
 /// WAL size at which, while shipping fails, the disk guard checkpoints.
 pub const GUARD_WAL_BYTES: u64 = 4 << 30;
 /// Free space under which, while shipping fails, the disk guard checkpoints.
@@ -690,36 +727,26 @@ pub fn free_bytes(path: &Path) -> Option<u64> {
 /// How often the replicator looks at the writer's commit counter between
 /// rounds.
 const COMMIT_POLL: Duration = Duration::from_millis(20);
-/// Longest an upload may hold the write lock (writers wait, they do not fail:
-/// their busy timeout is longer).
-const LOCKED_UPLOAD_TIMEOUT: Duration = Duration::from_secs(1);
-
 /// What happened inside the writer job.
 struct UnderWriter {
-    /// Bytes of a level-0 file shipped from inside the job (TXID + 1).
-    shipped: Option<u64>,
+    /// A level-0 file of the commits shipped from inside the job (as TXID
+    /// + 1), to upload once the writer is released.
+    shipped: Option<Body>,
     /// The checkpoint's outcome.
     ck: Result<Ck, String>,
 }
 
-/// Runs on the writer thread between commits: checkpoint, or (when `forced`)
-/// ship what is unshipped and then checkpoint.
+/// Runs on the writer thread between two transactions: captures what is
+/// unshipped into a level-0 file (to disk when large; no upload here, so
+/// writers wait for a local read and write only), then checkpoints. The
+/// file is uploaded before anything after it; if Quant dies first, the next
+/// start writes a snapshot, so nothing is lost.
 fn under_writer(
     cap: &mut Capture,
     blobs: Option<&mut super::attachments::BlobSync>,
-    forced: bool,
     txid: u64,
     now: DateTime<Utc>,
-    store: &Store,
-    handle: &tokio::runtime::Handle,
 ) -> UnderWriter {
-    let first = cap.checkpoint_locked();
-    if !(forced && matches!(first, Ok(Ck::Unshipped))) {
-        return UnderWriter {
-            shipped: None,
-            ck: first,
-        };
-    }
     // Rows referring to attachments not uploaded yet wait for the next
     // round, which uploads the attachments first (never while holding writers).
     if let Some(b) = blobs
@@ -727,12 +754,19 @@ fn under_writer(
     {
         return UnderWriter {
             shipped: None,
-            ck: Ok(Ck::Unshipped),
+            ck: cap.checkpoint_locked(),
         };
     }
-    let (bytes, pos) = match cap.next(txid + 1, now) {
+    let (body, pos) = match cap.next(txid + 1, now) {
         Ok(Next::Ltx(b, p)) => (b, p),
-        Ok(_) => {
+        // Everything is shipped: just checkpoint.
+        Ok(Next::Nothing) => {
+            return UnderWriter {
+                shipped: None,
+                ck: cap.checkpoint_locked(),
+            };
+        }
+        Ok(Next::Doubt(_)) => {
             return UnderWriter {
                 shipped: None,
                 ck: Ok(Ck::Unshipped),
@@ -745,34 +779,18 @@ fn under_writer(
             };
         }
     };
-    let size = bytes.len().unwrap_or(0);
-    let put = handle.block_on(async {
-        tokio::time::timeout(
-            LOCKED_UPLOAD_TIMEOUT,
-            store.put_ltx(0, txid + 1, txid + 1, now, bytes),
-        )
-        .await
-    });
-    match put {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            return UnderWriter {
-                shipped: None,
-                ck: Err(e.to_string()),
-            };
-        }
-        Err(_) => {
-            return UnderWriter {
-                shipped: None,
-                ck: Err("upload while holding writers back timed out".into()),
-            };
-        }
-    }
     cap.shipped(pos);
     UnderWriter {
-        shipped: Some(size),
+        shipped: Some(body),
         ck: cap.checkpoint_locked(),
     }
+}
+
+/// A level-0 file captured under the writer, waiting for its upload.
+struct Pending {
+    txid: u64,
+    now: DateTime<Utc>,
+    body: Body,
 }
 
 struct Task {
@@ -821,8 +839,11 @@ struct Loop {
     /// Last TXID in the replica; `None` until listed.
     txid: Option<u64>,
     last_snapshot: Option<Instant>,
-    /// Checkpoints skipped in a row because commits arrived meanwhile.
-    skipped: u32,
+    /// TXID of the last snapshot written since start.
+    snapshot_txid: Option<u64>,
+    /// A level-0 file captured under the writer, not uploaded yet.
+    /// Level-0 files captured but not uploaded yet, in TXID order.
+    pending: std::collections::VecDeque<Pending>,
     /// Tells the compaction task a snapshot was written (retention follows).
     snapshots: watch::Sender<u64>,
 }
@@ -863,7 +884,8 @@ impl Task {
             cap: None,
             txid: None,
             last_snapshot: None,
-            skipped: 0,
+            snapshot_txid: None,
+            pending: std::collections::VecDeque::new(),
             snapshots,
         };
         let mut failures = 0u32;
@@ -873,13 +895,13 @@ impl Task {
                 .load(std::sync::atomic::Ordering::Relaxed)
         };
         loop {
-            let stopping = *stop.borrow();
+            let stopping = stop_requested(&stop);
             let started = self.clock.now();
             let round_start = Instant::now();
             // Commits counted before the round reads the WAL are in it.
             let seen = commits(&self.db);
             match self.round(&mut l).await {
-                Ok(()) if stopping => {
+                Ok(_) if stopping => {
                     if let (Some(cap), Some(txid)) = (l.cap.take(), l.txid) {
                         let saved = tokio::task::spawn_blocking(move || cap.save_resume(txid))
                             .await
@@ -887,11 +909,11 @@ impl Task {
                         tracing::info!(txid, resumable = saved, "final replica sync done");
                     }
                 }
-                Ok(()) => {
+                Ok(as_of) => {
                     failures = 0;
                     if let Ok(mut s) = self.status.lock() {
                         s.rounds_total += 1;
-                        s.current_as_of = Some(started);
+                        s.current_as_of = Some(as_of.map_or(started, |t| t.max(started)));
                     }
                 }
                 Err(e) => {
@@ -941,7 +963,9 @@ impl Task {
 
     /// One sync: attachments first (their rows may be in what follows), then
     /// a snapshot when needed, else the new commits; then checkpoint.
-    async fn round(&self, l: &mut Loop) -> Result<(), String> {
+    /// Returns, when later than the round's start, the moment up to which
+    /// every commit is now in the replica.
+    async fn round(&self, l: &mut Loop) -> Result<Option<DateTime<Utc>>, String> {
         self.ship(l).await
     }
 
@@ -960,7 +984,8 @@ impl Task {
         Ok(())
     }
 
-    async fn ship(&self, l: &mut Loop) -> Result<(), String> {
+    async fn ship(&self, l: &mut Loop) -> Result<Option<DateTime<Utc>>, String> {
+        self.flush_pending(l).await?;
         let cap = match l.cap.take() {
             Some(c) => c,
             None => {
@@ -993,9 +1018,12 @@ impl Task {
         };
         l.txid = Some(txid);
         let now = self.clock.now();
+        // A periodic snapshot only when something was shipped since the last
+        // one (as Litestream: an idle database is not uploaded again daily).
         let due = l
             .last_snapshot
-            .is_none_or(|t| t.elapsed() >= self.snapshot_interval);
+            .is_none_or(|t| t.elapsed() >= self.snapshot_interval)
+            && l.snapshot_txid != Some(txid);
         let (cap, next) = if cap.pos.is_none() || due {
             blocking(cap, move |c| {
                 c.snapshot(txid + 1, now).map(|(b, p)| (b, p, true))
@@ -1036,6 +1064,7 @@ impl Task {
         }
         if snapshot {
             l.last_snapshot = Some(Instant::now());
+            l.snapshot_txid = Some(txid + 1);
             tracing::info!(txid = txid + 1, bytes = size, "replica snapshot written");
             // Retention runs in the compaction task, never beside a compaction.
             let _ = l.snapshots.send(txid + 1);
@@ -1044,57 +1073,107 @@ impl Task {
         self.checkpoint(l).await
     }
 
-    /// Checkpoints between two of the writer's commits (as a job on the
-    /// writer), when everything in the WAL is shipped. When commits keep
-    /// arriving between syncs ([`FORCE_AFTER_SKIPS`] times in a row), ships
-    /// the remainder from inside that job first, so the WAL cannot grow
-    /// without bound under steady load; that upload holds writers back for at
-    /// most [`LOCKED_UPLOAD_TIMEOUT`].
-    async fn checkpoint(&self, l: &mut Loop) -> Result<(), String> {
-        let (Some(cap), Some(txid)) = (l.cap.take(), l.txid) else {
-            return Ok(());
+    /// Uploads the level-0 files captured but not uploaded (by
+    /// [`Task::checkpoint`]), oldest first; they come before anything shipped
+    /// after them. Fails (keeping those not uploaded) when the store fails.
+    async fn flush_pending(&self, l: &mut Loop) -> Result<(), String> {
+        if !l.pending.is_empty() {
+            // Attachments their rows refer to go first.
+            self.sync_blobs(l).await?;
+        }
+        while let Some(p) = l.pending.front() {
+            l.store
+                .put_ltx_ref(0, p.txid, p.txid, p.now, &p.body)
+                .await
+                .map_err(|e| e.to_string())?;
+            l.txid = Some(p.txid);
+            self.record(p.txid, p.now, p.body.len().unwrap_or(0), false);
+            l.pending.pop_front();
+        }
+        Ok(())
+    }
+
+    /// Checkpoints after each round that shipped something, between two of
+    /// the writer's transactions ([`crate::db::Db::between`]): no commit can
+    /// slip in, and the next write restarts the WAL from its start, so it
+    /// stays small. Commits that arrived since the round read the WAL (while
+    /// it uploaded) are captured into a level-0 file first, outside the
+    /// writer; only those that arrived during that capture are captured
+    /// there — a short local read and encode, never an upload: the files are
+    /// uploaded right after, writers never wait for S3.
+    ///
+    /// Returns the moment before the writer's turn when it left nothing
+    /// unshipped (every commit before it is then in the replica).
+    async fn checkpoint(&self, l: &mut Loop) -> Result<Option<DateTime<Utc>>, String> {
+        let (Some(cap), Some(shipped)) = (l.cap.take(), l.txid) else {
+            return Ok(None);
         };
         if cap.settled() {
             // Our last checkpoint emptied the WAL and nothing came since: no
             // need to hold writers back (or to count a commit of our own).
             l.cap = Some(cap);
-            l.skipped = 0;
-            return Ok(());
+            return Ok(None);
         }
-        let forced = l.skipped + 1 >= FORCE_AFTER_SKIPS;
         let now = self.clock.now();
-        let store = l.store.clone();
-        let handle = tokio::runtime::Handle::current();
+        // First, without holding writers, capture what was committed while
+        // the round uploaded (under load, most of a sync interval's worth),
+        // so that the writer waits only for the last few milliseconds'.
+        let mut txid = shipped + l.pending.len() as u64;
+        let (cap, early) = blocking(cap, move |c| {
+            let n = c.next(txid + 1, now);
+            if let Ok(Next::Ltx(_, pos)) = &n {
+                c.shipped(*pos);
+            }
+            n
+        })
+        .await?;
+        l.cap = Some(cap);
+        match early? {
+            Next::Ltx(body, _) => {
+                txid += 1;
+                l.pending.push_back(Pending { txid, now, body });
+                // Their attachments go first, outside the writer too.
+                self.sync_blobs(l).await?;
+            }
+            Next::Nothing => {}
+            // The next round writes a snapshot; no checkpoint before it.
+            Next::Doubt(_) => return self.flush_pending(l).await.map(|()| None),
+        }
+        let Some(cap) = l.cap.take() else {
+            return Ok(None);
+        };
         let blobs = l.blobs.take();
         let (cap, blobs, out) = self
             .db
-            .write(move |_| {
+            .between(move |_| {
                 let (mut cap, mut blobs) = (cap, blobs);
-                let out =
-                    under_writer(&mut cap, blobs.as_mut(), forced, txid, now, &store, &handle);
-                Ok((cap, blobs, out))
+                let out = under_writer(&mut cap, blobs.as_mut(), txid, now);
+                (cap, blobs, out)
             })
             .await
             .map_err(|e| format!("checkpoint: {e}"))?;
         l.cap = Some(cap);
         l.blobs = blobs;
-        if let Some(size) = out.shipped {
-            l.txid = Some(txid + 1);
-            self.record(txid + 1, now, size, false);
+        if let Some(body) = out.shipped {
             if let Ok(mut s) = self.status.lock() {
                 s.locked_syncs_total += 1;
             }
+            l.pending.push_back(Pending {
+                txid: txid + 1,
+                now,
+                body,
+            });
         }
+        self.flush_pending(l).await?;
         match out.ck? {
-            Ck::Unshipped => l.skipped += 1,
             Ck::Done(full) => {
-                l.skipped = 0;
                 if full && let Ok(mut s) = self.status.lock() {
                     s.checkpoints_total += 1;
                 }
+                Ok(Some(now))
             }
+            Ck::Unshipped => Ok(None),
         }
-        Ok(())
     }
 
     /// While shipping fails, the WAL is kept and grows. When it passes
@@ -1116,23 +1195,18 @@ impl Task {
         // The capture is dropped: its position means nothing once unshipped
         // commits are checkpointed, so the next sync starts with a snapshot.
         let cap = l.cap.take();
-        let path = self.db_path.clone();
         let r = self
             .db
-            .write(move |_| {
-                // From another connection: the writer's own is inside its
-                // transaction, where a checkpoint cannot run.
-                let conn = match cap {
-                    Some(cap) => {
-                        let _ = cap.read.execute_batch("COMMIT");
-                        cap.read
-                    }
-                    None => Connection::open(&path)?,
-                };
-                conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
-                Ok(())
+            .between(move |writer| {
+                // Our read transaction must not hold the checkpoint back.
+                if let Some(cap) = cap {
+                    let _ = cap.read.execute_batch("COMMIT");
+                }
+                writer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
             })
-            .await;
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
         if let Err(e) = r {
             tracing::error!(error = %e, "replica disk guard: checkpoint failed");
         }

@@ -327,8 +327,21 @@ impl Store {
         timestamp: DateTime<Utc>,
         body: impl Into<Body>,
     ) -> Result<(), StoreError> {
+        self.put_ltx_ref(level, min, max, timestamp, &body.into())
+            .await
+    }
+
+    /// [`Store::put_ltx`] keeping the body (to retry it). Fails when the
+    /// store refuses or cannot be reached.
+    pub async fn put_ltx_ref(
+        &self,
+        level: u8,
+        min: u64,
+        max: u64,
+        timestamp: DateTime<Utc>,
+        body: &Body,
+    ) -> Result<(), StoreError> {
         let key = ltx_key(&self.path, level, min, max);
-        let body = body.into();
         let stream = body.stream().await.map_err(|message| StoreError {
             op: format!("put {key}"),
             message,
