@@ -161,7 +161,10 @@ pub fn scan_reader(header: &WalHeader, mut r: impl Read, from: WalPos) -> std::i
     let mut frame = vec![0u8; fs];
     let mut pos = from.offset;
     let mut sum = from.checksum;
-    let mut pending: BTreeMap<u32, u64> = BTreeMap::new();
+    // Frames of the transaction being read; they count once its commit
+    // frame is seen. (Inserting them one by one into the result: appending
+    // one map to the other would walk the whole result at every commit.)
+    let mut pending: Vec<(u32, u64)> = Vec::new();
     let mut out = Scan {
         pages: BTreeMap::new(),
         commit: 0,
@@ -187,11 +190,12 @@ pub fn scan_reader(header: &WalHeader, mut r: impl Read, from: WalPos) -> std::i
         if pgno == 0 {
             break;
         }
-        pending.insert(pgno, pos + FRAME_HEADER_SIZE);
+        pending.push((pgno, pos + FRAME_HEADER_SIZE));
         pos += fs as u64;
         let commit = be32(&h[4..]);
         if commit > 0 {
-            out.pages.append(&mut pending);
+            // Later frames of a page win.
+            out.pages.extend(pending.drain(..));
             out.commit = commit;
             out.transactions += 1;
             out.end = WalPos {
