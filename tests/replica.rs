@@ -15,6 +15,7 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const KEY_ID: &str = "quanttestkey";
@@ -606,42 +607,129 @@ async fn quant_restores_a_replica_written_by_litestream_replicate() {
     let _ = child.wait();
 }
 
-/// A loopback TCP proxy in front of moto that can be switched off: while
-/// down it refuses new connections and cuts open ones.
+/// A loopback TCP proxy in front of moto that can be switched off (while
+/// down it refuses new connections and cuts open ones) or made faulty.
 struct Proxy {
     port: u16,
-    up: tokio::sync::watch::Sender<bool>,
+    mode: tokio::sync::watch::Sender<ProxyMode>,
+    /// Connections answered with 503 SlowDown, with 500, and slowed down.
+    faults: Arc<[std::sync::atomic::AtomicU64; 3]>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum ProxyMode {
+    Up,
+    Down,
+    /// Each new connection in turn: answered `503 SlowDown` (throttling),
+    /// answered `500 InternalError`, forwarded after a 3 s pause (a slow
+    /// store), forwarded; forwarded connections are cut after 2 s, so a
+    /// kept-alive connection cannot dodge the faults for long.
+    Faulty,
+}
+
+/// An S3 error response closing its connection.
+fn s3_error(status: &str, code: &str) -> Vec<u8> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>injected by the test</Message><RequestId>t</RequestId></Error>"
+    );
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 impl Proxy {
     async fn start(target: u16) -> Proxy {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let (up, up_rx) = tokio::sync::watch::channel(true);
+        let (mode, mode_rx) = tokio::sync::watch::channel(ProxyMode::Up);
+        let faults: Arc<[AtomicU64; 3]> = Arc::new(Default::default());
+        let counts = faults.clone();
         tokio::spawn(async move {
+            let mut turn = 0u64;
             while let Ok((mut inbound, _)) = listener.accept().await {
-                if !*up_rx.borrow() {
+                let now = *mode_rx.borrow();
+                if now == ProxyMode::Down {
                     continue; // dropped: connection refused/reset
                 }
-                let mut down = up_rx.clone();
+                let fault = if now == ProxyMode::Faulty {
+                    turn += 1;
+                    Some(turn % 4)
+                } else {
+                    None
+                };
+                let mut changed = mode_rx.clone();
+                changed.mark_unchanged();
+                let counts = counts.clone();
                 tokio::spawn(async move {
+                    if let Some(kind @ (0 | 1)) = fault {
+                        // Read the request head, answer with an error.
+                        let mut buf = vec![0u8; 64 * 1024];
+                        let mut seen = Vec::new();
+                        while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match inbound.read(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => seen.extend_from_slice(&buf[..n]),
+                            }
+                        }
+                        let reply = if kind == 0 {
+                            s3_error("503 Slow Down", "SlowDown")
+                        } else {
+                            s3_error("500 Internal Server Error", "InternalError")
+                        };
+                        let _ = inbound.write_all(&reply).await;
+                        let _ = inbound.shutdown().await;
+                        counts[kind as usize].fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    if fault == Some(2) {
+                        counts[2].fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                    }
                     let Ok(mut outbound) =
                         tokio::net::TcpStream::connect(("127.0.0.1", target)).await
                     else {
                         return;
                     };
+                    let cut = async {
+                        if fault.is_some() {
+                            tokio::time::sleep(Duration::from_secs(2)).await;
+                        } else {
+                            // Until the mode changes to anything but Up.
+                            let _ = changed.wait_for(|m| *m != ProxyMode::Up).await;
+                        }
+                    };
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = down.wait_for(|up| !*up) => {}
+                        _ = cut => {}
                     }
                 });
             }
         });
-        Proxy { port, up }
+        Proxy { port, mode, faults }
     }
 
     fn set(&self, up: bool) {
-        let _ = self.up.send(up);
+        let _ = self
+            .mode
+            .send(if up { ProxyMode::Up } else { ProxyMode::Down });
+    }
+
+    fn faulty(&self) {
+        let _ = self.mode.send(ProxyMode::Faulty);
+    }
+
+    /// (503s, 500s, slowed connections) so far.
+    fn faults(&self) -> (u64, u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.faults[0].load(Relaxed),
+            self.faults[1].load(Relaxed),
+            self.faults[2].load(Relaxed),
+        )
     }
 }
 
@@ -704,6 +792,136 @@ async fn a_30_s_s3_outage_under_writes_neither_fails_nor_blocks_them_and_nothing
     let (code, stdout, stderr) = quant_restore(&moto, "quant-outage", &q, &[]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert_eq!(dump(&q), want);
+}
+
+/// How long S3 misbehaves in the faults test.
+const FAULTY: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_errors_throttling_and_slow_responses_are_retried_in_order_and_nothing_is_lost() {
+    let Some(moto_bin) = tool("QUANT_TEST_MOTO") else {
+        return;
+    };
+    let moto = Moto::start(&moto_bin);
+    moto.create_bucket("quant-faults").await;
+    let proxy = Proxy::start(moto.port).await;
+    let app = TestApp::start_with(|c| {
+        replica_config(c, &moto, "quant-faults");
+        c.replica.endpoint = format!("http://127.0.0.1:{}", proxy.port);
+    })
+    .await;
+    app.user("owner@faults.test", Role::Owner).await;
+    let client = app.login("owner@faults.test").await;
+    add_customers(&app, &client, 0, 10).await;
+    let before = caught_up(&app).await;
+    let status = app.replica.clone().unwrap();
+
+    // 20 s of throttling, 5xx and slow responses while a client writes.
+    proxy.faulty();
+    let start = Instant::now();
+    let mut written = 10;
+    let mut slowest = Duration::ZERO;
+    while start.elapsed() < FAULTY {
+        let t = Instant::now();
+        add_customers(&app, &client, written, 1).await;
+        slowest = slowest.max(t.elapsed());
+        written += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Generous bound: the point is that no write waits for S3.
+    assert!(
+        slowest < Duration::from_secs(3),
+        "a write took {slowest:?} while S3 misbehaved"
+    );
+    let (throttled, failed, slowed) = proxy.faults();
+    assert!(
+        throttled > 0 && failed > 0 && slowed > 0,
+        "every kind of fault happened: {:?}",
+        proxy.faults()
+    );
+    // The S3 client retries each request (backoff with jitter) and the
+    // replicator each failed round: shipping goes on through the faults.
+    let during = status.lock().unwrap().clone();
+    assert!(during.last_txid > before, "nothing shipped: {during:?}");
+    assert!(!format!("{during:?}").contains(SECRET));
+
+    proxy.set(true);
+    let after = caught_up_within(&app, Duration::from_secs(60)).await;
+    assert!(after > before);
+    let db_path = app.state.config().db_path();
+    let dir = app.stop().await;
+    let want = dump(&db_path);
+    assert_eq!(want["customers"].len(), written);
+    // Shipped in order: a restore refuses a replica with a gap.
+    let q = dir.path().join("after-faults.db");
+    let (code, stdout, stderr) = quant_restore(&moto, "quant-faults", &q, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(dump(&q), want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupted_replica_file_fails_the_restore_naming_it_and_writes_nothing() {
+    let Some(moto_bin) = tool("QUANT_TEST_MOTO") else {
+        return;
+    };
+    let moto = Moto::start(&moto_bin);
+    moto.create_bucket("quant-corrupt").await;
+    let app = TestApp::start_with(|c| replica_config(c, &moto, "quant-corrupt")).await;
+    app.user("owner@corrupt.test", Role::Owner).await;
+    let client = app.login("owner@corrupt.test").await;
+    add_customers(&app, &client, 0, 30).await;
+    caught_up(&app).await;
+    let dir = app.stop().await;
+
+    // One byte of the snapshot flipped, in the middle of its pages.
+    let s3 = s3_client(&moto);
+    let list = s3
+        .list_objects_v2()
+        .bucket("quant-corrupt")
+        .prefix("quant.db/0009/")
+        .send()
+        .await
+        .unwrap();
+    let key = list.contents()[0].key().unwrap().to_string();
+    let body = s3
+        .get_object()
+        .bucket("quant-corrupt")
+        .key(&key)
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    let mut bad = body.to_vec();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x5a;
+    s3.put_object()
+        .bucket("quant-corrupt")
+        .key(&key)
+        .body(bad.into())
+        .send()
+        .await
+        .unwrap();
+
+    let out = dir.path().join("from-corrupt.db");
+    let (code, stdout, stderr) = quant_restore(&moto, "quant-corrupt", &out, &[]);
+    assert_ne!(code, 0, "{stdout}\n{stderr}");
+    let file = key.rsplit('/').next().unwrap();
+    assert!(
+        stderr.contains(file),
+        "the error names the corrupt file {file}: {stderr}"
+    );
+    assert!(!out.exists(), "nothing is left at the output path");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("from-corrupt"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
