@@ -40,6 +40,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "search_and_booking_indexes",
         sql: include_str!("migrations/0004_search_and_booking_indexes.sql"),
     },
+    Migration {
+        version: 5,
+        name: "generations",
+        sql: include_str!("migrations/0005_generations.sql"),
+    },
 ];
 
 /// The highest version this binary knows.

@@ -156,6 +156,7 @@ struct Inner {
     queue: mpsc::Sender<Job>,
     readers: r2d2::Pool<SqliteConnectionManager>,
     stats: Arc<WriterStats>,
+    analysis_cache: Arc<analytics::AnalysisCache>,
 }
 
 /// Counters kept by the writer: how many writes were committed in how many
@@ -281,6 +282,7 @@ impl Db {
                 queue: tx,
                 readers,
                 stats,
+                analysis_cache: Arc::default(),
             }),
         })
     }
@@ -353,6 +355,12 @@ impl Db {
         })
         .await
         .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// The job analyses cached for this database (see
+    /// [`analytics::analyze_cached`]); never fails.
+    pub fn analysis_cache(&self) -> Arc<analytics::AnalysisCache> {
+        self.inner.analysis_cache.clone()
     }
 
     /// The writer's counters.

@@ -289,9 +289,12 @@ pub(crate) async fn analyze_new(
     };
     let business = state.config().business;
     let today = state.today();
+    let cache = state.db.analysis_cache();
     Ok(state
         .db
-        .read(move |c| crate::db::analytics::analyze(c, &analysis_input, &business, today))
+        .read(move |c| {
+            crate::db::analytics::analyze_cached(c, &cache, &analysis_input, &business, today)
+        })
         .await?)
 }
 
