@@ -1869,3 +1869,21 @@ async fn cached_list_pages_follow_every_write_and_keep_scopes_apart() {
     assert_eq!(bearer(&token).await, 401);
     ctx.app.stop().await;
 }
+
+/// `database.response_cache = false`: every list reads the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_cache_can_be_turned_off() {
+    let ctx = Ctx::with(|c| c.database.response_cache = false).await;
+    let cust = ctx.customer("Ann").await;
+    ctx.work_order(&cust, json!({"serviceType": "One"})).await;
+    for _ in 0..2 {
+        let (s, v) = ctx.get(WO).await;
+        assert_eq!(s, 200);
+        assert_eq!(v["pagination"]["total"], 1);
+    }
+    let (s, _) = ctx.get("/api/v1/customers?q=ann").await;
+    assert_eq!(s, 200);
+    assert!(ctx.app.state.caches.work_order_pages.is_empty());
+    assert!(ctx.app.state.caches.customer_pages.is_empty());
+    ctx.app.stop().await;
+}

@@ -26,7 +26,8 @@ struct State<K, V> {
 
 impl<K: Eq + Hash, V: Clone> VersionedCache<K, V> {
     /// An empty cache holding at most `max_entries` values weighing at most
-    /// `max_weight` together (see [`VersionedCache::put`]).
+    /// `max_weight` together (see [`VersionedCache::put`]); with
+    /// `max_entries` 0 it never stores anything.
     pub fn new(max_entries: usize, max_weight: usize) -> Self {
         Self {
             state: Mutex::new(State {
@@ -61,7 +62,7 @@ impl<K: Eq + Hash, V: Clone> VersionedCache<K, V> {
     /// full (entries or weight) it is emptied first; a value heavier than the
     /// whole budget is not stored.
     pub fn put(&self, version: i64, key: K, value: V, weight: usize) {
-        if weight > self.max_weight {
+        if self.max_entries == 0 || weight > self.max_weight {
             return;
         }
         let mut s = self.lock();
@@ -126,5 +127,10 @@ mod tests {
         c.put(6, 7, "too heavy".into(), 11);
         assert_eq!(c.get(6, &7), None);
         assert!(!c.is_empty());
+        // Disabled.
+        let off: VersionedCache<u32, String> = VersionedCache::new(0, 10);
+        off.put(1, 1, "a".into(), 1);
+        assert_eq!(off.get(1, &1), None);
+        assert!(off.is_empty());
     }
 }

@@ -63,14 +63,17 @@ pub struct ResponseCaches {
 /// What [`crate::db::auth::token_user`] returns for a live token.
 pub type TokenUser = (String, Option<String>, crate::db::auth::UserRow);
 
-impl Default for ResponseCaches {
-    fn default() -> Self {
+impl ResponseCaches {
+    /// The caches with their bounds; when `enabled` is false they never
+    /// store anything (`database.response_cache = false`).
+    pub fn new(enabled: bool) -> Self {
+        let on = usize::from(enabled);
         Self {
             // At most 8 MiB of pages (a 50-row page is ~47 KB).
-            work_order_pages: VersionedCache::new(256, 8 << 20),
+            work_order_pages: VersionedCache::new(256 * on, 8 << 20),
             // Search pages are ~8 KB; a search box sends one per keystroke.
-            customer_pages: VersionedCache::new(1024, 8 << 20),
-            tokens: VersionedCache::new(1024, 1024),
+            customer_pages: VersionedCache::new(1024 * on, 8 << 20),
+            tokens: VersionedCache::new(1024 * on, 1024),
         }
     }
 }
