@@ -83,6 +83,11 @@ impl<K: Eq + Hash, V: Clone> VersionedCache<K, V> {
         }
     }
 
+    /// Whether the cache can hold anything (`max_entries` > 0).
+    pub fn enabled(&self) -> bool {
+        self.max_entries > 0
+    }
+
     /// Values held now.
     pub fn len(&self) -> usize {
         self.lock().entries.len()
@@ -131,6 +136,7 @@ mod tests {
         let off: VersionedCache<u32, String> = VersionedCache::new(0, 10);
         off.put(1, 1, "a".into(), 1);
         assert_eq!(off.get(1, &1), None);
+        assert!(!off.enabled() && c.enabled());
         assert!(off.is_empty());
     }
 }

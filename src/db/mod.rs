@@ -389,6 +389,7 @@ impl Db {
     /// result, stored for the next caller when no write was committed while
     /// `f` ran (so the value is exactly the database at the version it is
     /// stored under). `weight` is the value's share of the cache's budget.
+    /// A disabled cache costs nothing: `f` runs, and that is all.
     /// Fails with `f`'s error or a database error.
     pub async fn read_cached<K, V, F>(
         &self,
@@ -402,6 +403,9 @@ impl Db {
         V: Clone + Send + 'static,
         F: FnOnce(&Connection) -> Result<V, DbError> + Send + 'static,
     {
+        if !cache.enabled() {
+            return self.read(f).await;
+        }
         let before = self.data_version()?;
         if let Some(v) = cache.get(before, &key) {
             return Ok(v);

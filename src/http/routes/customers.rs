@@ -104,13 +104,7 @@ async fn list(
     };
     // Every staff member sees the same customers: the page depends only on
     // the filter, the page and the database.
-    let key = format!(
-        "{:?} {:?} {} {}",
-        filter.fts,
-        filter.tag,
-        page.limit,
-        page.offset()
-    );
+    let key = format!("{filter:?} {} {}", page.limit, page.offset());
     let body = state
         .db
         .read_cached(
