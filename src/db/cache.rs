@@ -128,7 +128,10 @@ mod tests {
         assert_eq!(c.get(6, &5).as_deref(), Some("e"));
         // Weight bound.
         c.put(6, 6, "f".into(), 9);
-        assert_eq!(c.len(), 1, "1 + 9 > 10 empties first");
+        assert_eq!(c.len(), 2, "1 + 9 fits in 10");
+        c.put(6, 8, "g".into(), 1);
+        assert_eq!(c.len(), 1, "10 + 1 > 10 empties first");
+        assert_eq!(c.get(6, &8).as_deref(), Some("g"));
         c.put(6, 7, "too heavy".into(), 11);
         assert_eq!(c.get(6, &7), None);
         assert!(!c.is_empty());
