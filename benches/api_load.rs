@@ -831,6 +831,11 @@ async fn serve_quant(bin: &Path, dir: &Path, token: String, wrap: &[String], log
         .env("QUANT__LOG__FORMAT", "json")
         // The per-IP API limit (default 1200/min) would refuse a load test.
         .env("QUANT__RATE_LIMIT__API_PER_MINUTE", "0");
+    // BENCH_QUANT_CACHE=0: Quant without its response caches
+    // (`database.response_cache = false`), for the uncached figures.
+    if std::env::var("BENCH_QUANT_CACHE").is_ok_and(|v| v == "0") {
+        serve.env("QUANT__DATABASE__RESPONSE_CACHE", "false");
+    }
     let log = dir.join(log);
     let mut server = spawn_logged(serve, &log, "quant");
     let base_url = format!("http://127.0.0.1:{port}");

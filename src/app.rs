@@ -183,6 +183,7 @@ impl App {
             login_throttle: Default::default(),
             replica: replicator.as_ref().map(|r| r.shared_status()),
             tls_fingerprint: tls.as_ref().map(|t| t.fingerprint.clone()),
+            caches: crate::http::state::ResponseCaches::new(config.database.response_cache),
         });
         if let Some(status) = &state.replica {
             let collector =

@@ -377,6 +377,10 @@ pub struct DatabaseConfig {
     pub max_batch: usize,
     /// Apply pending migrations at start. When off, `/readyz` reports them and `quant migrate` applies them.
     pub auto_migrate: bool,
+    /// Serve repeated reads (work-order list pages, customer searches, API
+    /// token lookups) from in-process caches that any committed write empties
+    /// (docs/architecture.md, "Caches"). Off: every request reads the database.
+    pub response_cache: bool,
 }
 
 /// `[auth]`
@@ -455,6 +459,7 @@ impl Default for DatabaseConfig {
             read_pool_size: 4,
             max_batch: 256,
             auto_migrate: true,
+            response_cache: true,
         }
     }
 }

@@ -533,6 +533,168 @@ async fn analysis_uses_medians_priority_first_then_service_type() {
     app.stop().await;
 }
 
+/// The analysis computed afresh (no cache) for `service`/`priority` as a new
+/// work order would be analysed, serialised as the API serialises it.
+async fn fresh_analysis(app: &TestApp, service: &str, priority: &str) -> Value {
+    let input = quant::db::analytics::AnalysisInput {
+        service_type: service.into(),
+        priority: priority.into(),
+        exclude_work_order_id: None,
+    };
+    let business = app.state.config().business;
+    let today = app.state.today();
+    let a = app
+        .state
+        .db
+        .read(move |c| quant::db::analytics::analyze(c, &input, &business, today))
+        .await
+        .expect("analysis");
+    serde_json::to_value(a).unwrap()
+}
+
+async fn generation(app: &TestApp) -> i64 {
+    app.state
+        .db
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT n FROM generations WHERE name = 'analysis'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+        .unwrap()
+}
+
+/// `POST /work-orders` answers with the cached analysis: identical to one
+/// computed afresh after every kind of change to its inputs, and kept (not
+/// recomputed) while only drafts are created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_reuses_the_analysis_until_its_inputs_change() {
+    let (app, c) = app_with(|_| {}).await;
+    let (cust, alice, bob, _carl, _target) = drain_history(&app).await;
+    let create = |n: u32| {
+        let (c, app, cust) = (c.clone(), &app, cust.clone());
+        async move {
+            let r = c
+                .post(app.url("/api/v1/work-orders"))
+                .json(
+                    &json!({"customerId": cust, "serviceType": " Drain cleaning ",
+                    "description": format!("sink {n}"), "priorityLevel": "high"}),
+                )
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201);
+            r.json::<Value>().await.unwrap()["analysis"].clone()
+        }
+    };
+    let check = |label: &'static str| {
+        let app = &app;
+        let create = &create;
+        async move {
+            let got = create(0).await;
+            assert_eq!(
+                got,
+                fresh_analysis(app, "Drain cleaning", "high").await,
+                "{label}"
+            );
+            got
+        }
+    };
+    let first = check("first create").await;
+    assert_eq!(first["recommendedEmployee"]["id"], json!(alice));
+    assert!(!app.state.db.analysis_cache().is_empty());
+
+    // New drafts change no input: the generation stays, the answer too.
+    let g = generation(&app).await;
+    for n in 1..=3 {
+        assert_eq!(create(n).await, first);
+    }
+    assert_eq!(
+        generation(&app).await,
+        g,
+        "drafts do not bump the generation"
+    );
+
+    // A write that rolls back leaves the generation and the answer alone.
+    let bob2 = bob.clone();
+    let failed = app
+        .state
+        .db
+        .write(move |c| {
+            c.execute(
+                "UPDATE work_orders SET actual_minutes = 999 WHERE assigned_employee_id = ?1",
+                [&bob2],
+            )?;
+            Err::<(), _>(quant::db::DbError::Rejected("roll back".into()))
+        })
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(generation(&app).await, g);
+    assert_eq!(check("after a rollback").await, first);
+
+    // Editing a completed job's actual time (the median moves).
+    sql(
+        &app,
+        format!(
+            "UPDATE work_orders SET actual_minutes = 600 WHERE id IN ({}, {});",
+            q(&uid(30)),
+            q(&uid(31))
+        ),
+    )
+    .await;
+    let edited = check("completed jobs edited").await;
+    assert_ne!(edited["estimatedDuration"], first["estimatedDuration"]);
+
+    // A booking for Alice (load), then a follow-up (performance), then an
+    // employee change, then deleting a completed job: each one is seen.
+    let booked = uid(60);
+    sql(
+        &app,
+        wo(&booked, &cust, "Drain cleaning", "scheduled")
+            .win(at("2026-03-17", "08:00"), at("2026-03-17", "18:00"))
+            .by(&alice)
+            .sql(),
+    )
+    .await;
+    let after_booking = check("booking").await;
+    assert_ne!(after_booking, edited);
+    sql(
+        &app,
+        follow_up(&uid(61), Some(&uid(30)), &cust, "2026-03-10", "open"),
+    )
+    .await;
+    let after_follow_up = check("follow-up").await;
+    assert_ne!(after_follow_up, after_booking);
+    sql(
+        &app,
+        format!(
+            "UPDATE employees SET skills = '[]' WHERE id = {};",
+            q(&alice)
+        ),
+    )
+    .await;
+    let after_skills = check("employee edit").await;
+    assert_ne!(after_skills, after_follow_up);
+    sql(
+        &app,
+        format!(
+            "DELETE FROM follow_ups; DELETE FROM work_orders WHERE id = {};",
+            q(&uid(34))
+        ),
+    )
+    .await;
+    check("completed job deleted").await;
+
+    // The next business day: the 90-day range and the 7-day load move.
+    app.clock
+        .set(quant::clock::parse_ts("2026-03-17T15:00:00Z").unwrap());
+    let next_day = check("next day").await;
+    assert_ne!(next_day, after_skills);
+    app.stop().await;
+}
+
 // ---------------------------------------------------------------- dashboard
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

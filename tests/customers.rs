@@ -475,3 +475,32 @@ async fn unknown_query_parameters_get_the_standard_error_body() {
     assert_eq!(v["error"]["fields"]["sort"], "unknown parameter");
     app.stop().await;
 }
+
+/// Search pages are served from a cache keyed by the database's data
+/// version: repeated searches answer the same, and a customer written by
+/// another process on the same file (as the CLI would) is found at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_searches_see_writes_from_any_connection() {
+    let (app, c) = staff_app().await;
+    create(&app, &c, json!({"name": "Ben Dubois"})).await;
+    assert_eq!(search(&app, &c, "ben dubo").await, ["Ben Dubois"]);
+    assert_eq!(search(&app, &c, "ben dubo").await, ["Ben Dubois"]);
+    assert!(!app.state.caches.customer_pages.is_empty());
+    let other = rusqlite::Connection::open(app.state.db.path()).unwrap();
+    other
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    other
+        .execute_batch(
+            "INSERT INTO customers (id, name, created_at, updated_at)
+               VALUES ('00000000-0000-7000-8000-000000000001', 'Benoit Dubonnet',
+                       '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z');
+             INSERT INTO customers_fts (customer_id, name, company, email, phone, address, notes)
+               VALUES ('00000000-0000-7000-8000-000000000001', 'Benoit Dubonnet', '', '', '', '', '');",
+        )
+        .unwrap();
+    let mut found = search(&app, &c, "ben dubo").await;
+    found.sort();
+    assert_eq!(found, ["Ben Dubois", "Benoit Dubonnet"]);
+    app.stop().await;
+}

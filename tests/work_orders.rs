@@ -1776,3 +1776,114 @@ async fn create_answers_with_the_local_analysis() {
     assert_eq!(stored["estimatedCost"], v["estimatedCost"]);
     ctx.app.stop().await;
 }
+
+/// The list is served from a cache keyed by the caller's scope and the
+/// database's data version: identical pages while nothing is written, every
+/// committed write (through the API, or by another process on the same file)
+/// seen by the next request, and one technician never served another's page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_list_pages_follow_every_write_and_keep_scopes_apart() {
+    let ctx = Ctx::new().await;
+    let cust = ctx.customer("Ann").await;
+    let t1 = ctx.app.user("tech1@example.com", Role::Technician).await;
+    let t2 = ctx.app.user("tech2@example.com", Role::Technician).await;
+    let e1 = ctx.employee("Jo Tech", Some(&t1.id), true).await;
+    let e2 = ctx.employee("Sam Spade", Some(&t2.id), true).await;
+    let one = ctx.work_order(&cust, json!({"serviceType": "One"})).await;
+    ctx.book(&one, "2026-03-02", "09:00", &e1, 1.0).await;
+    ctx.app.clock.advance(chrono::Duration::seconds(1));
+    let two = ctx.work_order(&cust, json!({"serviceType": "Two"})).await;
+    ctx.book(&two, "2026-03-02", "11:00", &e2, 1.0).await;
+    let list = format!("{WO}?status=scheduled&limit=10");
+    let services = |v: &Value| -> Vec<String> {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["serviceType"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    let (s, first) = ctx.get(&list).await;
+    assert_eq!(s, 200);
+    assert_eq!(services(&first), ["Two", "One"]);
+    assert_eq!(ctx.get(&list).await.1, first, "served again unchanged");
+    assert!(!ctx.app.state.caches.work_order_pages.is_empty());
+
+    // Same URL, two technicians, right after the office's page was cached:
+    // each sees only their own.
+    let tech1 = ctx.app.login("tech1@example.com").await;
+    let tech2 = ctx.app.login("tech2@example.com").await;
+    for _ in 0..2 {
+        let (_, v) = ctx.send_as(&tech1, Method::GET, &list, None).await;
+        assert_eq!(services(&v), ["One"]);
+        let (_, v) = ctx.send_as(&tech2, Method::GET, &list, None).await;
+        assert_eq!(services(&v), ["Two"]);
+    }
+
+    // A write through the API is seen by the next list.
+    let (s, _) = ctx
+        .patch(
+            &format!("{WO}/{}", ids(&one)),
+            json!({"serviceType": "One, edited"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(services(&ctx.get(&list).await.1), ["Two", "One, edited"]);
+    let (_, v) = ctx.send_as(&tech1, Method::GET, &list, None).await;
+    assert_eq!(services(&v), ["One, edited"]);
+
+    // So is a write committed by another process on the same file (as the
+    // CLI does): a separate SQLite connection renames the customer.
+    let other = rusqlite::Connection::open(ctx.app.state.db.path()).unwrap();
+    other
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    other
+        .execute(
+            "UPDATE customers SET name = 'Ann Renamed' WHERE id = ?1",
+            [&cust],
+        )
+        .unwrap();
+    let (_, v) = ctx.get(&list).await;
+    assert_eq!(v["data"][0]["customerName"], "Ann Renamed");
+    assert_eq!(v["pagination"]["total"], 2);
+
+    // An API token revoked by another process stops working at once, though
+    // its lookup was cached.
+    let token = ctx.app.token("office@example.com", "bench").await;
+    let bearer = |t: &str| {
+        let c = client();
+        let req = c.get(ctx.app.url(&list)).bearer_auth(t.to_string());
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(bearer(&token).await, 200);
+    assert_eq!(bearer(&token).await, 200);
+    assert!(!ctx.app.state.caches.tokens.is_empty());
+    other
+        .execute(
+            "UPDATE api_tokens SET revoked_at = '2026-03-02T15:00:00.000000Z'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(bearer(&token).await, 401);
+    ctx.app.stop().await;
+}
+
+/// `database.response_cache = false`: every list reads the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_cache_can_be_turned_off() {
+    let ctx = Ctx::with(|c| c.database.response_cache = false).await;
+    let cust = ctx.customer("Ann").await;
+    ctx.work_order(&cust, json!({"serviceType": "One"})).await;
+    for _ in 0..2 {
+        let (s, v) = ctx.get(WO).await;
+        assert_eq!(s, 200);
+        assert_eq!(v["pagination"]["total"], 1);
+    }
+    let (s, _) = ctx.get("/api/v1/customers?q=ann").await;
+    assert_eq!(s, 200);
+    assert!(ctx.app.state.caches.work_order_pages.is_empty());
+    assert!(ctx.app.state.caches.customer_pages.is_empty());
+    ctx.app.stop().await;
+}

@@ -313,6 +313,134 @@ pub fn analyze(
     })
 }
 
+/// The job analyses computed since the analysis inputs last changed, so that
+/// creating work orders — which changes none of them — does not recompute the
+/// 90-day performance facts and the service type's history on every create.
+///
+/// Valid entries are those computed at the current `'analysis'` generation
+/// (migration 0005: triggers count every committed change to completed,
+/// booked or assigned work orders, employees and follow-ups) for the same
+/// business day and `[business]` settings; anything else clears the cache.
+/// Bounded: at most [`AnalysisCache::MAX_ENTRIES`] analyses (the cache is
+/// cleared when full). One per database ([`super::Db::analysis_cache`]).
+#[derive(Debug, Default)]
+pub struct AnalysisCache {
+    state: std::sync::Mutex<CacheState>,
+}
+
+#[derive(Debug, Default)]
+struct CacheState {
+    /// Generation, business day and settings the entries were computed for.
+    stamp: Option<(i64, NaiveDate, BusinessConfig)>,
+    entries: HashMap<CacheKey, Analysis>,
+}
+
+/// (trimmed service type, trimmed lower-case priority, excluded order).
+type CacheKey = (String, String, Option<String>);
+
+impl AnalysisCache {
+    /// Most analyses kept (distinct service type, priority and excluded order).
+    pub const MAX_ENTRIES: usize = 512;
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheState> {
+        // A panic while holding the lock cannot leave a half-written entry
+        // (inserts are single operations), so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(
+        &self,
+        generation: i64,
+        today: NaiveDate,
+        business: &BusinessConfig,
+        key: &CacheKey,
+    ) -> Option<Analysis> {
+        let s = self.lock();
+        match &s.stamp {
+            Some((g, d, b)) if *g == generation && *d == today && b == business => {
+                s.entries.get(key).cloned()
+            }
+            _ => None,
+        }
+    }
+
+    fn put(
+        &self,
+        generation: i64,
+        today: NaiveDate,
+        business: &BusinessConfig,
+        key: CacheKey,
+        analysis: Analysis,
+    ) {
+        let mut s = self.lock();
+        let current = matches!(&s.stamp,
+            Some((g, d, b)) if *g == generation && *d == today && b == business);
+        if !current {
+            // Only move forward: a reader on an older snapshot must not
+            // throw away entries of a newer generation.
+            if s.stamp.as_ref().is_some_and(|(g, _, _)| *g > generation) {
+                return;
+            }
+            s.entries.clear();
+            s.stamp = Some((generation, today, business.clone()));
+        }
+        if s.entries.len() >= Self::MAX_ENTRIES {
+            s.entries.clear();
+        }
+        s.entries.insert(key, analysis);
+    }
+
+    /// Analyses held now (for tests and metrics).
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    /// Whether no analysis is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The `'analysis'` generation as `c` sees it (0 if the row is missing).
+fn analysis_generation(c: &Connection) -> Result<i64, DbError> {
+    let mut st = c.prepare_cached("SELECT n FROM generations WHERE name = 'analysis'")?;
+    Ok(optional(st.query_row([], |r| r.get(0)))?.unwrap_or(0))
+}
+
+/// [`analyze`] through `cache`: the same result, computed only when the
+/// analysis inputs changed since it was last computed for the same input,
+/// business day and settings. Inside an open transaction (whose changes may
+/// still roll back) the cache is neither read nor filled. Fails only on
+/// database errors.
+pub fn analyze_cached(
+    c: &Connection,
+    cache: &AnalysisCache,
+    input: &AnalysisInput,
+    business: &BusinessConfig,
+    today: NaiveDate,
+) -> Result<Analysis, DbError> {
+    if !c.is_autocommit() {
+        return analyze(c, input, business, today);
+    }
+    let key = (
+        input.service_type.trim().to_string(),
+        input.priority.trim().to_lowercase(),
+        input.exclude_work_order_id.clone(),
+    );
+    // Each statement below reads its own snapshot. An entry is stored only
+    // when the generation read after computing equals the one read before:
+    // generations only grow, so no change committed in between.
+    let generation = analysis_generation(c)?;
+    if let Some(a) = cache.get(generation, today, business, &key) {
+        return Ok(a);
+    }
+    let analysis = analyze(c, input, business, today)?;
+    if analysis_generation(c)? == generation {
+        cache.put(generation, today, business, key, analysis.clone());
+    }
+    Ok(analysis)
+}
+
 /// One month of the dashboard's revenue chart.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -40,6 +40,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "search_and_booking_indexes",
         sql: include_str!("migrations/0004_search_and_booking_indexes.sql"),
     },
+    Migration {
+        version: 5,
+        name: "generations",
+        sql: include_str!("migrations/0005_generations.sql"),
+    },
 ];
 
 /// The highest version this binary knows.
@@ -182,7 +187,10 @@ mod tests {
                  (7, 'c7', 'Ben Dubois', 'bdubois@example.net'), (9, 'c9', 'Ann Duboc', '');",
         )
         .unwrap();
-        assert_eq!(apply_pending(&mut c, chrono::Utc::now()).unwrap(), vec![4]);
+        assert_eq!(
+            apply_pending(&mut c, chrono::Utc::now()).unwrap(),
+            vec![4, 5]
+        );
         let hits: Vec<(i64, String)> = c
             .prepare("SELECT rowid, customer_id FROM customers_fts WHERE customers_fts MATCH '\"dubo\"*' ORDER BY rowid")
             .unwrap()

@@ -15,6 +15,7 @@ pub mod analytics;
 pub mod attachments;
 pub mod audit;
 pub mod auth;
+pub mod cache;
 pub mod customers;
 pub mod employees;
 pub mod equipment;
@@ -162,6 +163,9 @@ struct Inner {
     queue: mpsc::Sender<Work>,
     readers: r2d2::Pool<SqliteConnectionManager>,
     stats: Arc<WriterStats>,
+    analysis_cache: Arc<analytics::AnalysisCache>,
+    /// A read-only connection used only for `PRAGMA data_version`.
+    version: std::sync::Mutex<Connection>,
 }
 
 /// Counters kept by the writer: how many writes were committed in how many
@@ -270,6 +274,17 @@ impl Db {
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
+        let version = Connection::open(path)
+            .map_err(DbError::from)
+            .and_then(|c| {
+                configure(&c, busy)?;
+                c.execute_batch("PRAGMA query_only=ON;")?;
+                Ok(c)
+            })
+            .map_err(|e| DbError::Open {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
         let (tx, rx) = mpsc::channel::<Work>(4096);
         let max_batch = opts.max_batch.max(1);
         let stats = Arc::new(WriterStats::default());
@@ -287,6 +302,8 @@ impl Db {
                 queue: tx,
                 readers,
                 stats,
+                analysis_cache: Arc::default(),
+                version: std::sync::Mutex::new(version),
             }),
         })
     }
@@ -382,6 +399,57 @@ impl Db {
         })
         .await
         .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// The database's data version: a number that changes whenever a write
+    /// is committed — by this process's writer or by any other process (the
+    /// CLI) — and only then. Values are comparable only with each other (one
+    /// connection's counter), not across databases or restarts. Runs on the
+    /// caller's thread: it reads the WAL index in shared memory, no file
+    /// I/O, a few microseconds. Fails only on database errors.
+    pub fn data_version(&self) -> Result<i64, DbError> {
+        let c = self.inner.version.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = c.prepare_cached("PRAGMA data_version")?;
+        Ok(st.query_row([], |r| r.get(0))?)
+    }
+
+    /// `f` on a read connection, through `cache`: the value stored for `key`
+    /// when nothing has been committed since it was computed, else `f`'s
+    /// result, stored for the next caller when no write was committed while
+    /// `f` ran (so the value is exactly the database at the version it is
+    /// stored under). `weight` is the value's share of the cache's budget.
+    /// A disabled cache costs nothing: `f` runs, and that is all.
+    /// Fails with `f`'s error or a database error.
+    pub async fn read_cached<K, V, F>(
+        &self,
+        cache: &cache::VersionedCache<K, V>,
+        key: K,
+        weight: fn(&V) -> usize,
+        f: F,
+    ) -> Result<V, DbError>
+    where
+        K: Eq + std::hash::Hash,
+        V: Clone + Send + 'static,
+        F: FnOnce(&Connection) -> Result<V, DbError> + Send + 'static,
+    {
+        if !cache.enabled() {
+            return self.read(f).await;
+        }
+        let before = self.data_version()?;
+        if let Some(v) = cache.get(before, &key) {
+            return Ok(v);
+        }
+        let v = self.read(f).await?;
+        if self.data_version()? == before {
+            cache.put(before, key, v.clone(), weight(&v));
+        }
+        Ok(v)
+    }
+
+    /// The job analyses cached for this database (see
+    /// [`analytics::analyze_cached`]); never fails.
+    pub fn analysis_cache(&self) -> Arc<analytics::AnalysisCache> {
+        self.inner.analysis_cache.clone()
     }
 
     /// The writer's counters.

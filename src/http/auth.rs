@@ -115,7 +115,15 @@ pub async fn authenticate(
             return Ok(None);
         };
         let hash = hash_token(token);
-        let found = state.db.read(move |c| repo::token_user(c, &hash)).await?;
+        let found = state
+            .db
+            .read_cached(
+                &state.caches.tokens,
+                hash.clone(),
+                |_| 1,
+                move |c| repo::token_user(c, &hash),
+            )
+            .await?;
         let Some((id, last_used, user)) = found else {
             return Ok(None);
         };

@@ -4,6 +4,7 @@
 use crate::clock::SharedClock;
 use crate::config::{Config, RateLimitConfig};
 use crate::db::Db;
+use crate::db::cache::VersionedCache;
 use crate::monitor::metrics::Metrics;
 use governor::{DefaultKeyedRateLimiter, Quota};
 use std::net::IpAddr;
@@ -39,6 +40,42 @@ pub struct AppState {
     pub replica: Option<crate::replica::replicator::SharedStatus>,
     /// SHA-256 fingerprint of the served TLS certificate (`AB:CD:…`), when TLS is on.
     pub tls_fingerprint: Option<String>,
+    /// Read caches keyed by the database's data version.
+    pub caches: ResponseCaches,
+}
+
+/// The in-process read caches of the API (docs/architecture.md, "Caches"):
+/// each value is served only while no write has been committed since it was
+/// read from the database ([`crate::db::Db::read_cached`]).
+#[derive(Debug)]
+pub struct ResponseCaches {
+    /// `GET /work-orders` response bodies by normalised query and caller
+    /// scope (a technician's own work orders are a different key).
+    pub work_order_pages: VersionedCache<String, actix_web::web::Bytes>,
+    /// `GET /customers` response bodies (searches and plain pages) by
+    /// normalised search query, tag and page.
+    pub customer_pages: VersionedCache<String, actix_web::web::Bytes>,
+    /// Bearer-token lookups by token hash: the token id, its last use and
+    /// its user, or `None` for an unknown, revoked or inactive one.
+    pub tokens: VersionedCache<String, Option<TokenUser>>,
+}
+
+/// What [`crate::db::auth::token_user`] returns for a live token.
+pub type TokenUser = (String, Option<String>, crate::db::auth::UserRow);
+
+impl ResponseCaches {
+    /// The caches with their bounds; when `enabled` is false they never
+    /// store anything (`database.response_cache = false`).
+    pub fn new(enabled: bool) -> Self {
+        let on = usize::from(enabled);
+        Self {
+            // At most 8 MiB of pages (a 50-row page is ~47 KB).
+            work_order_pages: VersionedCache::new(256 * on, 8 << 20),
+            // Search pages are ~8 KB; a search box sends one per keystroke.
+            customer_pages: VersionedCache::new(1024 * on, 8 << 20),
+            tokens: VersionedCache::new(1024 * on, 1024),
+        }
+    }
 }
 
 impl std::fmt::Debug for AppState {

@@ -60,11 +60,12 @@ async fn analysis(
     let id = path_id(&id)?;
     let (_, today) = local_today(&state);
     let business = state.config().business;
+    let cache = state.db.analysis_cache();
     let a = state
         .db
         .read(move |c| {
             let input = repo::work_order_input(c, &id)?.ok_or(DbError::NotFound)?;
-            repo::analyze(c, &input, &business, today)
+            repo::analyze_cached(c, &cache, &input, &business, today)
         })
         .await?;
     Ok(HttpResponse::Ok().json(a))

@@ -102,11 +102,26 @@ async fn list(
         fts,
         tag: q.tag.filter(|t| !t.trim().is_empty()),
     };
-    let (rows, total) = state
+    // Every staff member sees the same customers: the page depends only on
+    // the filter, the page and the database.
+    let key = format!("{filter:?} {} {}", page.limit, page.offset());
+    let body = state
         .db
-        .read(move |c| repo::list(c, &filter, page.limit.into(), page.offset()))
+        .read_cached(
+            &state.caches.customer_pages,
+            key,
+            |b| b.len(),
+            move |c| {
+                let (rows, total) = repo::list(c, &filter, page.limit.into(), page.offset())?;
+                serde_json::to_vec(&Paginated::new(rows, page, total))
+                    .map(actix_web::web::Bytes::from)
+                    .map_err(|e| crate::db::DbError::Task(e.to_string()))
+            },
+        )
         .await?;
-    Ok(HttpResponse::Ok().json(Paginated::new(rows, page, total)))
+    Ok(HttpResponse::Ok()
+        .insert_header(actix_web::http::header::ContentType::json())
+        .body(body))
 }
 
 /// Creates a customer (`name` is required).

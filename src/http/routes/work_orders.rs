@@ -214,18 +214,28 @@ async fn list(
     })?;
     let mut filter = q.filter()?;
     filter.technician_user_id = technician(&who);
+    // The page depends only on the filter (with the caller's scope), the
+    // page and the database: not on the time or anything else of the caller.
+    let key = format!("{filter:?} {} {}", page.limit, page.offset());
     // Written straight from the rows (the same bytes as
     // `Paginated::new(repo::list(..))` would serialise to): this is the
-    // busiest read of the API.
+    // busiest read of the API, and served from the cache while no write
+    // has been committed since the same page was read.
     let body = state
         .db
-        .read(move |c| {
-            let mut out = Vec::with_capacity(64 * 1024);
-            out.extend_from_slice(JSON_BODY_START);
-            let total = repo::list_json(c, &filter, page.limit.into(), page.offset(), &mut out)?;
-            finish_json_body(&mut out, page, total);
-            Ok(out)
-        })
+        .read_cached(
+            &state.caches.work_order_pages,
+            key,
+            |b| b.len(),
+            move |c| {
+                let mut out = Vec::with_capacity(64 * 1024);
+                out.extend_from_slice(JSON_BODY_START);
+                let total =
+                    repo::list_json(c, &filter, page.limit.into(), page.offset(), &mut out)?;
+                finish_json_body(&mut out, page, total);
+                Ok(actix_web::web::Bytes::from(out))
+            },
+        )
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(ContentType::json())
@@ -289,9 +299,12 @@ pub(crate) async fn analyze_new(
     };
     let business = state.config().business;
     let today = state.today();
+    let cache = state.db.analysis_cache();
     Ok(state
         .db
-        .read(move |c| crate::db::analytics::analyze(c, &analysis_input, &business, today))
+        .read(move |c| {
+            crate::db::analytics::analyze_cached(c, &cache, &analysis_input, &business, today)
+        })
         .await?)
 }
 
