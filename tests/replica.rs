@@ -733,6 +733,80 @@ impl Proxy {
     }
 }
 
+/// A Quant replicating through a [`Proxy`] to `bucket`, with an owner
+/// signed in, 10 customers written and shipped.
+struct Proxied {
+    moto: Moto,
+    proxy: Proxy,
+    app: TestApp,
+    client: reqwest::Client,
+    bucket: &'static str,
+    /// The TXID shipped before the trouble starts.
+    before: u64,
+}
+
+impl Proxied {
+    async fn start(moto_bin: &Path, bucket: &'static str) -> Proxied {
+        let moto = Moto::start(moto_bin);
+        moto.create_bucket(bucket).await;
+        let proxy = Proxy::start(moto.port).await;
+        let app = TestApp::start_with(|c| {
+            replica_config(c, &moto, bucket);
+            c.replica.endpoint = format!("http://127.0.0.1:{}", proxy.port);
+        })
+        .await;
+        app.user("owner@proxied.test", Role::Owner).await;
+        let client = app.login("owner@proxied.test").await;
+        add_customers(&app, &client, 0, 10).await;
+        let before = caught_up(&app).await;
+        Proxied {
+            moto,
+            proxy,
+            app,
+            client,
+            bucket,
+            before,
+        }
+    }
+
+    /// Writes one customer every ~20 ms for `dur`; returns how many
+    /// customers exist then and the slowest write.
+    async fn write_for(&self, dur: Duration) -> (usize, Duration) {
+        let start = Instant::now();
+        let mut written = 10;
+        let mut slowest = Duration::ZERO;
+        while start.elapsed() < dur {
+            let t = Instant::now();
+            add_customers(&self.app, &self.client, written, 1).await;
+            slowest = slowest.max(t.elapsed());
+            written += 1;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        (written, slowest)
+    }
+
+    fn status(&self) -> quant::replica::replicator::ReplicaStatus {
+        self.app.replica.clone().unwrap().lock().unwrap().clone()
+    }
+
+    /// With the store healthy again: waits until it caught up, stops Quant,
+    /// and checks that a restore equals the database, `written` customers.
+    async fn heal_and_restore(self, written: usize) {
+        self.proxy.set(true);
+        let after = caught_up_within(&self.app, Duration::from_secs(60)).await;
+        assert!(after > self.before);
+        let db_path = self.app.state.config().db_path();
+        let dir = self.app.stop().await;
+        let want = dump(&db_path);
+        assert_eq!(want["customers"].len(), written);
+        // A restore refuses a replica with a gap: this also checks the order.
+        let q = dir.path().join("restored.db");
+        let (code, stdout, stderr) = quant_restore(&self.moto, self.bucket, &q, &[]);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert_eq!(dump(&q), want);
+    }
+}
+
 /// How long S3 stays unreachable in the outage test (issue 5, point 8).
 const OUTAGE: Duration = Duration::from_secs(30);
 
@@ -741,57 +815,24 @@ async fn a_30_s_s3_outage_under_writes_neither_fails_nor_blocks_them_and_nothing
     let Some(moto_bin) = tool("QUANT_TEST_MOTO") else {
         return;
     };
-    let moto = Moto::start(&moto_bin);
-    moto.create_bucket("quant-outage").await;
-    let proxy = Proxy::start(moto.port).await;
-    let app = TestApp::start_with(|c| {
-        replica_config(c, &moto, "quant-outage");
-        c.replica.endpoint = format!("http://127.0.0.1:{}", proxy.port);
-    })
-    .await;
-    app.user("owner@outage.test", Role::Owner).await;
-    let client = app.login("owner@outage.test").await;
-    add_customers(&app, &client, 0, 10).await;
-    let before = caught_up(&app).await;
-    let status = app.replica.clone().unwrap();
-
+    let t = Proxied::start(&moto_bin, "quant-outage").await;
     // S3 unreachable for 30 s while a client keeps writing.
-    proxy.set(false);
-    let down = Instant::now();
-    let mut written = 10;
-    let mut slowest = Duration::ZERO;
-    while down.elapsed() < OUTAGE {
-        let t = Instant::now();
-        add_customers(&app, &client, written, 1).await;
-        slowest = slowest.max(t.elapsed());
-        written += 1;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    t.proxy.set(false);
+    let (written, slowest) = t.write_for(OUTAGE).await;
     // Generous bound: the point is that no write waits for S3 (30 s here).
     assert!(
         slowest < Duration::from_secs(5),
         "a write took {slowest:?} while S3 was down"
     );
     assert!(written > 100, "only {written} writes during the outage");
-    let during = status.lock().unwrap().clone();
-    assert_eq!(during.last_txid, before, "nothing shipped while down");
+    let during = t.status();
+    assert_eq!(during.last_txid, t.before, "nothing shipped while down");
     assert!(during.errors_total >= 3, "{during:?}");
     assert!(during.last_error.is_some());
     assert!(!format!("{during:?}").contains(SECRET));
-    let (_, wal) = app.state.db.file_sizes();
+    let (_, wal) = t.app.state.db.file_sizes();
     assert!(wal > 0, "the unshipped WAL is kept");
-
-    proxy.set(true);
-    let after = caught_up_within(&app, Duration::from_secs(60)).await;
-    assert!(after > before);
-    let db_path = app.state.config().db_path();
-    let dir = app.stop().await;
-    let want = dump(&db_path);
-    assert_eq!(want["customers"].len(), written);
-    let q = dir.path().join("after-outage.db");
-    let (code, stdout, stderr) = quant_restore(&moto, "quant-outage", &q, &[]);
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert_eq!(dump(&q), want);
+    t.heal_and_restore(written).await;
 }
 
 /// How long S3 misbehaves in the faults test.
@@ -802,61 +843,27 @@ async fn s3_errors_throttling_and_slow_responses_are_retried_in_order_and_nothin
     let Some(moto_bin) = tool("QUANT_TEST_MOTO") else {
         return;
     };
-    let moto = Moto::start(&moto_bin);
-    moto.create_bucket("quant-faults").await;
-    let proxy = Proxy::start(moto.port).await;
-    let app = TestApp::start_with(|c| {
-        replica_config(c, &moto, "quant-faults");
-        c.replica.endpoint = format!("http://127.0.0.1:{}", proxy.port);
-    })
-    .await;
-    app.user("owner@faults.test", Role::Owner).await;
-    let client = app.login("owner@faults.test").await;
-    add_customers(&app, &client, 0, 10).await;
-    let before = caught_up(&app).await;
-    let status = app.replica.clone().unwrap();
-
+    let t = Proxied::start(&moto_bin, "quant-faults").await;
     // 20 s of throttling, 5xx and slow responses while a client writes.
-    proxy.faulty();
-    let start = Instant::now();
-    let mut written = 10;
-    let mut slowest = Duration::ZERO;
-    while start.elapsed() < FAULTY {
-        let t = Instant::now();
-        add_customers(&app, &client, written, 1).await;
-        slowest = slowest.max(t.elapsed());
-        written += 1;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    t.proxy.faulty();
+    let (written, slowest) = t.write_for(FAULTY).await;
     // Generous bound: the point is that no write waits for S3.
     assert!(
         slowest < Duration::from_secs(3),
         "a write took {slowest:?} while S3 misbehaved"
     );
-    let (throttled, failed, slowed) = proxy.faults();
+    let (throttled, failed, slowed) = t.proxy.faults();
     assert!(
         throttled > 0 && failed > 0 && slowed > 0,
         "every kind of fault happened: {:?}",
-        proxy.faults()
+        t.proxy.faults()
     );
     // The S3 client retries each request (backoff with jitter) and the
     // replicator each failed round: shipping goes on through the faults.
-    let during = status.lock().unwrap().clone();
-    assert!(during.last_txid > before, "nothing shipped: {during:?}");
+    let during = t.status();
+    assert!(during.last_txid > t.before, "nothing shipped: {during:?}");
     assert!(!format!("{during:?}").contains(SECRET));
-
-    proxy.set(true);
-    let after = caught_up_within(&app, Duration::from_secs(60)).await;
-    assert!(after > before);
-    let db_path = app.state.config().db_path();
-    let dir = app.stop().await;
-    let want = dump(&db_path);
-    assert_eq!(want["customers"].len(), written);
-    // Shipped in order: a restore refuses a replica with a gap.
-    let q = dir.path().join("after-faults.db");
-    let (code, stdout, stderr) = quant_restore(&moto, "quant-faults", &q, &[]);
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert_eq!(dump(&q), want);
+    t.heal_and_restore(written).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
