@@ -723,6 +723,7 @@ async fn order_page(
     let staff = is_staff(user);
     let business = state.config().business;
     let today = state.today();
+    let cache = state.db.analysis_cache();
     let loaded = state
         .db
         .read(move |c| {
@@ -750,9 +751,9 @@ async fn order_page(
             };
             let analysis = if staff && open {
                 match crate::db::analytics::work_order_input(c, &id)? {
-                    Some(input) => {
-                        Some(crate::db::analytics::analyze(c, &input, &business, today)?)
-                    }
+                    Some(input) => Some(crate::db::analytics::analyze_cached(
+                        c, &cache, &input, &business, today,
+                    )?),
                     None => None,
                 }
             } else {
