@@ -933,6 +933,24 @@ async fn page(
     order_page(&state, &req, &who.user, &who.csrf, &id, Shown::default()).await
 }
 
+/// The work-order page again, with the form `open` refilled with `form`
+/// and `e` shown (per-field errors, or the conflict's message). Fails only
+/// where [`order_page`] does, or for errors that are not the user's.
+#[allow(clippy::too_many_arguments)]
+async fn refused(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &UserRow,
+    csrf: &str,
+    wo_id: &str,
+    open: &'static str,
+    form: Values,
+    e: HttpError,
+) -> Result<HttpResponse, UiError> {
+    let shown = Shown::failed(open, form, e)?;
+    order_page(state, req, user, csrf, wo_id, shown).await
+}
+
 fn to_page(id: &str) -> String {
     format!("/work-orders/{id}")
 }
@@ -1007,8 +1025,10 @@ async fn schedule(
             ),
         )),
         Err(e) => {
-            let shown = Shown::failed("schedule", values, e)?;
-            order_page(&state, &req, &who.user, &who.csrf, &wo_id, shown).await
+            refused(
+                &state, &req, &who.user, &who.csrf, &wo_id, "schedule", values, e,
+            )
+            .await
         }
     }
 }
@@ -1039,8 +1059,17 @@ async fn start(
             &format!("{} started.", wo.work_order_number),
         )),
         Err(e) => {
-            let shown = Shown::failed("", Values::new(), e)?;
-            order_page(&state, &req, &who.user, &who.csrf, &wo_id, shown).await
+            refused(
+                &state,
+                &req,
+                &who.user,
+                &who.csrf,
+                &wo_id,
+                "",
+                Values::new(),
+                e,
+            )
+            .await
         }
     }
 }
@@ -1265,8 +1294,10 @@ async fn complete(
                 message: "invalid fields".into(),
                 fields: errors,
             };
-            let shown = Shown::failed("complete", values, e)?;
-            return order_page(&state, &req, &who.user, &who.csrf, &wo_id, shown).await;
+            return refused(
+                &state, &req, &who.user, &who.csrf, &wo_id, "complete", values, e,
+            )
+            .await;
         }
         Err(e) => {
             let mut e = HttpError::from(e);
@@ -1275,14 +1306,18 @@ async fn complete(
                     fields.entry(k).or_insert(v);
                 }
             }
-            let shown = Shown::failed("complete", values, e)?;
-            return order_page(&state, &req, &who.user, &who.csrf, &wo_id, shown).await;
+            return refused(
+                &state, &req, &who.user, &who.csrf, &wo_id, "complete", values, e,
+            )
+            .await;
         }
     };
     let actor = who.actor();
     if let Err(e) = store_photos(&state, &actor, &wo_id, Kind::After, posted.files).await {
-        let shown = Shown::failed("complete", values, e)?;
-        return order_page(&state, &req, &who.user, &who.csrf, &wo_id, shown).await;
+        return refused(
+            &state, &req, &who.user, &who.csrf, &wo_id, "complete", values, e,
+        )
+        .await;
     }
     let now = state.clock.now();
     let billing = wo_routes::billing(&state.config(), now);
@@ -1302,8 +1337,10 @@ async fn complete(
             ),
         )),
         Err(e) => {
-            let shown = Shown::failed("complete", values, e)?;
-            order_page(&state, &req, &who.user, &who.csrf, &wo_id, shown).await
+            refused(
+                &state, &req, &who.user, &who.csrf, &wo_id, "complete", values, e,
+            )
+            .await
         }
     }
 }
@@ -1348,8 +1385,10 @@ async fn photos(
             },
         )),
         Err(e) => {
-            let shown = Shown::failed("photos", values, e)?;
-            order_page(&state, &req, &who.user, &who.csrf, &wo_id, shown).await
+            refused(
+                &state, &req, &who.user, &who.csrf, &wo_id, "photos", values, e,
+            )
+            .await
         }
     }
 }
@@ -1392,8 +1431,10 @@ async fn cancel(
             &format!("{} cancelled.", wo.work_order_number),
         )),
         Err(e) => {
-            let shown = Shown::failed("cancel", values, e)?;
-            order_page(&state, &req, &who.user, &who.csrf, &wo_id, shown).await
+            refused(
+                &state, &req, &who.user, &who.csrf, &wo_id, "cancel", values, e,
+            )
+            .await
         }
     }
 }
@@ -1511,8 +1552,10 @@ async fn edit(
             &format!("{} saved.", wo.work_order_number),
         )),
         Err(e) => {
-            let shown = Shown::failed("edit", values, e)?;
-            order_page(&state, &req, &who.user, &who.csrf, &wo_id, shown).await
+            refused(
+                &state, &req, &who.user, &who.csrf, &wo_id, "edit", values, e,
+            )
+            .await
         }
     }
 }
