@@ -936,19 +936,15 @@ async fn page(
 /// The work-order page again, with the form `open` refilled with `form`
 /// and `e` shown (per-field errors, or the conflict's message). Fails only
 /// where [`order_page`] does, or for errors that are not the user's.
-#[allow(clippy::too_many_arguments)]
-async fn refused(
-    state: &AppState,
-    req: &HttpRequest,
-    user: &UserRow,
-    csrf: &str,
+async fn refused<P: crate::http::auth::Policy>(
+    (state, req, who): (&AppState, &HttpRequest, &UiUser<P>),
     wo_id: &str,
     open: &'static str,
     form: Values,
     e: HttpError,
 ) -> Result<HttpResponse, UiError> {
     let shown = Shown::failed(open, form, e)?;
-    order_page(state, req, user, csrf, wo_id, shown).await
+    order_page(state, req, &who.user, &who.csrf, wo_id, shown).await
 }
 
 fn to_page(id: &str) -> String {
@@ -1024,12 +1020,7 @@ async fn schedule(
                 wo.scheduled_time.clone().unwrap_or_default()
             ),
         )),
-        Err(e) => {
-            refused(
-                &state, &req, &who.user, &who.csrf, &wo_id, "schedule", values, e,
-            )
-            .await
-        }
+        Err(e) => refused((&state, &req, &who), &wo_id, "schedule", values, e).await,
     }
 }
 
@@ -1058,19 +1049,7 @@ async fn start(
             &to_page(&wo.id),
             &format!("{} started.", wo.work_order_number),
         )),
-        Err(e) => {
-            refused(
-                &state,
-                &req,
-                &who.user,
-                &who.csrf,
-                &wo_id,
-                "",
-                Values::new(),
-                e,
-            )
-            .await
-        }
+        Err(e) => refused((&state, &req, &who), &wo_id, "", Values::new(), e).await,
     }
 }
 
@@ -1294,10 +1273,7 @@ async fn complete(
                 message: "invalid fields".into(),
                 fields: errors,
             };
-            return refused(
-                &state, &req, &who.user, &who.csrf, &wo_id, "complete", values, e,
-            )
-            .await;
+            return refused((&state, &req, &who), &wo_id, "complete", values, e).await;
         }
         Err(e) => {
             let mut e = HttpError::from(e);
@@ -1306,18 +1282,12 @@ async fn complete(
                     fields.entry(k).or_insert(v);
                 }
             }
-            return refused(
-                &state, &req, &who.user, &who.csrf, &wo_id, "complete", values, e,
-            )
-            .await;
+            return refused((&state, &req, &who), &wo_id, "complete", values, e).await;
         }
     };
     let actor = who.actor();
     if let Err(e) = store_photos(&state, &actor, &wo_id, Kind::After, posted.files).await {
-        return refused(
-            &state, &req, &who.user, &who.csrf, &wo_id, "complete", values, e,
-        )
-        .await;
+        return refused((&state, &req, &who), &wo_id, "complete", values, e).await;
     }
     let now = state.clock.now();
     let billing = wo_routes::billing(&state.config(), now);
@@ -1336,12 +1306,7 @@ async fn complete(
                 wo.work_order_number, invoice.invoice_number
             ),
         )),
-        Err(e) => {
-            refused(
-                &state, &req, &who.user, &who.csrf, &wo_id, "complete", values, e,
-            )
-            .await
-        }
+        Err(e) => refused((&state, &req, &who), &wo_id, "complete", values, e).await,
     }
 }
 
@@ -1384,12 +1349,7 @@ async fn photos(
                 format!("{n} {} photos added.", kind.as_str())
             },
         )),
-        Err(e) => {
-            refused(
-                &state, &req, &who.user, &who.csrf, &wo_id, "photos", values, e,
-            )
-            .await
-        }
+        Err(e) => refused((&state, &req, &who), &wo_id, "photos", values, e).await,
     }
 }
 
@@ -1430,12 +1390,7 @@ async fn cancel(
             &to_page(&wo.id),
             &format!("{} cancelled.", wo.work_order_number),
         )),
-        Err(e) => {
-            refused(
-                &state, &req, &who.user, &who.csrf, &wo_id, "cancel", values, e,
-            )
-            .await
-        }
+        Err(e) => refused((&state, &req, &who), &wo_id, "cancel", values, e).await,
     }
 }
 
@@ -1551,12 +1506,7 @@ async fn edit(
             &to_page(&wo.id),
             &format!("{} saved.", wo.work_order_number),
         )),
-        Err(e) => {
-            refused(
-                &state, &req, &who.user, &who.csrf, &wo_id, "edit", values, e,
-            )
-            .await
-        }
+        Err(e) => refused((&state, &req, &who), &wo_id, "edit", values, e).await,
     }
 }
 
