@@ -166,6 +166,25 @@ struct Inner {
     analysis_cache: Arc<analytics::AnalysisCache>,
     /// A read-only connection used only for `PRAGMA data_version`.
     version: std::sync::Mutex<Connection>,
+    /// Declared last: dropped after `queue`, so the writer has seen its
+    /// queue close and this waits for its final checkpoint.
+    _writer: WriterThread,
+}
+
+/// The writer thread. When the last [`Db`] handle goes, dropping this waits
+/// for the writer to finish, so a stopped Quant has closed its database (a
+/// second instance or a restore can take the file at once).
+struct WriterThread(Option<std::thread::JoinHandle<()>>);
+
+impl Drop for WriterThread {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            // A write's closure may hold the last handle: the writer cannot wait for itself.
+            if handle.thread().id() != std::thread::current().id() {
+                let _ = handle.join();
+            }
+        }
+    }
 }
 
 /// Counters kept by the writer: how many writes were committed in how many
@@ -289,7 +308,7 @@ impl Db {
         let max_batch = opts.max_batch.max(1);
         let stats = Arc::new(WriterStats::default());
         let writer_stats = stats.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("quant-db-writer".into())
             .spawn(move || writer_loop(writer, rx, max_batch, &writer_stats))
             .map_err(|e| DbError::Open {
@@ -304,6 +323,7 @@ impl Db {
                 stats,
                 analysis_cache: Arc::default(),
                 version: std::sync::Mutex::new(version),
+                _writer: WriterThread(Some(thread)),
             }),
         })
     }
@@ -497,7 +517,12 @@ fn writer_loop(
             next = rx.blocking_recv();
         }
     }
-    // Queue closed: every Db handle is gone. Leave the WAL checkpointed.
+    // Queue closed: every Db handle is gone. Leave the WAL checkpointed, as
+    // far as no reader needs it: TRUNCATE holds the write lock while it waits
+    // for readers, so it must not wait — a reader elsewhere (a new Quant on
+    // the same file, its replicator) would see "database is locked" for the
+    // whole busy timeout. Without waiting it checkpoints what it can.
+    let _ = conn.busy_timeout(Duration::ZERO);
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
     tracing::debug!("database writer stopped");
 }
@@ -598,6 +623,57 @@ mod tests {
         .await
         .unwrap();
         (dir, db)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn closing_waits_for_the_writer_and_never_holds_the_lock_for_a_reader() {
+        // A reader elsewhere (a second Quant, its replicator) holds a snapshot
+        // older than the WAL's end. Closing the database must neither wait for
+        // it (the busy timeout here is an hour) nor leave the write lock
+        // taken: the old writer's final checkpoint once held it for the whole
+        // busy timeout, and the next instance's first write failed.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let db = Db::open_async(
+            path.clone(),
+            DbOptions {
+                busy_timeout: Duration::from_secs(3600),
+                ..DbOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        db.write(|c| Ok(c.execute_batch("CREATE TABLE t (v TEXT NOT NULL)")?))
+            .await
+            .unwrap();
+        let reader = Connection::open(&path).unwrap();
+        reader
+            .execute_batch("BEGIN; SELECT count(*) FROM t;")
+            .unwrap();
+        for i in 0..20 {
+            db.write(move |c| Ok(c.execute("INSERT INTO t (v) VALUES (?1)", [i.to_string()])?))
+                .await
+                .unwrap();
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            drop(db);
+            let _ = tx.send(());
+        });
+        rx.recv_timeout(Duration::from_secs(120))
+            .expect("closing waited for a reader that holds an old snapshot");
+        assert!(
+            !reader.is_autocommit(),
+            "the reader still holds its snapshot"
+        );
+        let next = Connection::open(&path).unwrap();
+        next.busy_timeout(Duration::ZERO).unwrap();
+        next.execute_batch("BEGIN IMMEDIATE; INSERT INTO t (v) VALUES ('next'); COMMIT;")
+            .expect("the closed writer left the write lock free");
+        let n: i64 = next
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 21, "every write, and the next instance's, is there");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
