@@ -31,6 +31,9 @@
 //! dir with both databases and logs), `BENCH_OUT` (also write the report to
 //! this file).
 
+#[path = "support/stats.rs"]
+mod stats;
+
 use rusqlite::types::Value;
 use rusqlite::{Connection, params, params_from_iter};
 use std::io::Write;
@@ -814,6 +817,18 @@ fn prepare_quant(bin: &Path, dir: &Path, rows: i64, base: i64) -> (String, f64) 
 /// loopback port, and waits until it is ready. `wrap` is a command prefix
 /// (e.g. `valgrind --tool=callgrind …`), empty to run `bin` directly.
 async fn serve_quant(bin: &Path, dir: &Path, token: String, wrap: &[String], log: &str) -> Quant {
+    serve_quant_env(bin, dir, token, wrap, log, &[]).await
+}
+
+/// [`serve_quant`] with extra environment variables (e.g. `QUANT__REPLICA__URL`).
+async fn serve_quant_env(
+    bin: &Path,
+    dir: &Path,
+    token: String,
+    wrap: &[String],
+    log: &str,
+    envs: &[(String, String)],
+) -> Quant {
     let data = dir.join("quant");
     let port = free_port();
     let mut serve = match wrap.split_first() {
@@ -836,6 +851,7 @@ async fn serve_quant(bin: &Path, dir: &Path, token: String, wrap: &[String], log
     if std::env::var("BENCH_QUANT_CACHE").is_ok_and(|v| v == "0") {
         serve.env("QUANT__DATABASE__RESPONSE_CACHE", "false");
     }
+    serve.envs(envs.iter().map(|(k, v)| (k, v)));
     let log = dir.join(log);
     let mut server = spawn_logged(serve, &log, "quant");
     let base_url = format!("http://127.0.0.1:{port}");
@@ -1102,6 +1118,9 @@ fn main() {
     if std::env::var("BENCH_MODE").is_ok_and(|m| m == "cost") {
         return cost_main();
     }
+    if std::env::var("BENCH_MODE").is_ok_and(|m| m == "replica") {
+        return replica_main();
+    }
     let secs = env_num("BENCH_SECS", 10);
     let warmup = env_num("BENCH_WARMUP_SECS", 2);
     let conns = env_num("BENCH_CONNS", 64) as usize;
@@ -1115,17 +1134,8 @@ fn main() {
     assert!(rows >= 1000, "BENCH_ROWS must be at least 1000");
     let quant_bin = env_path("QUANT_BIN");
     let pb_bin = env_path("POCKETBASE_BIN");
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64;
-    // Rows are 10 minutes apart and end an hour ago.
-    let base = now - rows * 600 - 3600;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let base = seed_base(rows);
+    let rt = bench_runtime();
     let tmp = tempfile::Builder::new()
         .prefix("quant-bench-")
         .tempdir()
@@ -1910,4 +1920,206 @@ fn cost_main() {
     } else {
         let _ = std::fs::remove_dir_all(dir.join("quant"));
     }
+}
+
+// ---------------------------------------------------------------------------
+// BENCH_MODE=replica: the write cost of replication where Quant's writes are
+// ---------------------------------------------------------------------------
+
+/// Durable work-order creates through the API (the issue 3 cell (b)) with
+/// replication to S3 off and on, in alternating rounds on the same data
+/// directory, so slow drifts of the machine cancel: `quant serve` is started
+/// for each round, with `[replica]` set by environment variables in the "on"
+/// rounds. S3 is `moto_server` on 127.0.0.1 at nice 19 (a real S3 runs
+/// elsewhere). Each "on" ratio is against the "off" round just before it;
+/// the verdict is the median ratio. Run by `scripts/bench/replica`.
+/// Waits (at most 120 s) until the replicator has shipped everything:
+/// `lagSeconds` under 2 s on `GET /api/v1/system/backup`.
+async fn wait_caught_up(base: &str, token: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let v = get_json(
+            &format!("{base}/api/v1/system/backup"),
+            &format!("Bearer {token}"),
+        )
+        .await;
+        if v["lagSeconds"].as_f64().is_some_and(|l| l < 2.0) && v["lastError"].is_null() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replication did not catch up: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The first seeded row's time (Unix seconds): rows are 10 minutes apart
+/// and end an hour ago.
+fn seed_base(rows: i64) -> i64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    now - rows * 600 - 3600
+}
+
+/// The load generator's runtime: two worker threads, like the server's.
+fn bench_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn replica_main() {
+    let secs = env_num("BENCH_SECS", 10);
+    let warmup = env_num("BENCH_WARMUP_SECS", 3);
+    let conns = env_num("BENCH_CONNS", 64) as usize;
+    let rounds = env_num("BENCH_ROUNDS", 3).max(1) as usize;
+    let rows = env_num("BENCH_API_ROWS", 10_000) as i64;
+    assert!(rows >= 1000, "BENCH_API_ROWS must be at least 1000");
+    let quant_bin = env_path("QUANT_BIN");
+    let moto_bin = env_path("QUANT_TEST_MOTO");
+    let base = seed_base(rows);
+    let rt = bench_runtime();
+    let tmp = tempfile::Builder::new()
+        .prefix("quant-bench-replica-api-")
+        .tempdir()
+        .expect("temp dir");
+    let dir = tmp.path();
+    eprintln!("seeding {rows} customers and {rows} work orders…");
+    let (token, _) = prepare_quant(&quant_bin, dir, rows, base);
+    let moto_port = free_port();
+    let mut moto = Command::new("nice");
+    moto.args(["-n", "19"])
+        .arg(&moto_bin)
+        .args(["-H", "127.0.0.1", "-p", &moto_port.to_string()]);
+    let moto_log = dir.join("moto.log");
+    let mut moto = spawn_logged(moto, &moto_log, "moto_server");
+    let s3 = format!("http://127.0.0.1:{moto_port}");
+    rt.block_on(async {
+        wait_ready(&format!("{s3}/"), &mut moto, &moto_log).await;
+        // moto does not check signatures: a plain PUT creates the bucket.
+        let r = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client")
+            .put(format!("{s3}/quant-bench"))
+            .send()
+            .await
+            .expect("create bucket");
+        assert!(r.status().is_success(), "create bucket: {}", r.status());
+    });
+    let replica_env: Vec<(String, String)> = [
+        ("QUANT__REPLICA__URL", "s3://quant-bench/quant.db"),
+        ("QUANT__REPLICA__ENDPOINT", s3.as_str()),
+        ("QUANT__REPLICA__REGION", "us-east-1"),
+        ("QUANT__REPLICA__FORCE_PATH_STYLE", "true"),
+        ("QUANT__REPLICA__ACCESS_KEY_ID", "bench"),
+        ("QUANT__REPLICA__SECRET_ACCESS_KEY", "bench-secret"),
+        ("QUANT__REPLICA__SYNC_INTERVAL", "1s"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let picks: Vec<String> = (0..97usize)
+        .map(|i| {
+            format!(
+                "01900000-0000-7000-8000-{:012x}",
+                i * 1013 % rows as usize + 1
+            )
+        })
+        .collect();
+    let mut results: Vec<(LoadResult, LoadResult)> = Vec::new();
+    let mut seq_base = 0u64;
+    for round in 0..rounds {
+        let mut pair = Vec::new();
+        for on in [false, true] {
+            let envs: &[(String, String)] = if on { &replica_env } else { &[] };
+            let log = format!("quant-{}-{round}.log", if on { "on" } else { "off" });
+            let quant = rt.block_on(serve_quant_env(
+                &quant_bin,
+                dir,
+                token.clone(),
+                &[],
+                &log,
+                envs,
+            ));
+            let pid = quant._server.child.id();
+            if on {
+                // The first sync snapshots what the "off" round wrote: a
+                // start-up cost, not the cost of replicating writes.
+                rt.block_on(wait_caught_up(&quant.base, &token));
+            }
+            eprintln!(
+                "round {}: replication {}: {warmup} s warm-up + {secs} s…",
+                round + 1,
+                if on { "on" } else { "off" }
+            );
+            let cpu0 = cpu_secs(pid);
+            let mut r = rt.block_on(run_load(LoadSpec {
+                urls: vec![format!("{}/api/v1/work-orders", quant.base)],
+                method: reqwest::Method::POST,
+                body: Some(
+                    r#"{"customerId":"{pick}","serviceType":"Drain cleaning","description":"Kitchen sink drains slowly (bench {seq})","priorityLevel":"high","specialInstructions":"Call ahead"}"#
+                        .into(),
+                ),
+                seq_base,
+                picks: picks.clone(),
+                headers: vec![("Authorization".into(), format!("Bearer {token}"))],
+                conns,
+                warmup: Duration::from_secs(warmup),
+                duration: Duration::from_secs(secs),
+                expect: 201,
+            }));
+            r.server_cpu = cpu_secs(pid) - cpu0;
+            seq_base += r.ok_all + r.errors;
+            assert_eq!(r.errors, 0, "errors: {:?}", r.first_error);
+            eprintln!(
+                "  {:.0} creates/s, p99 {:.1} ms, server CPU {:.0} µs/create",
+                r.rps(),
+                r.p99_ms,
+                r.server_us()
+            );
+            drop(quant);
+            pair.push(r);
+        }
+        let on = pair.pop().expect("on");
+        let off = pair.pop().expect("off");
+        results.push((off, on));
+    }
+    drop(moto);
+    let mut ratios: Vec<f64> = results.iter().map(|(a, b)| b.rps() / a.rps()).collect();
+    let median = stats::sorted_median(&mut ratios);
+    let cost = (1.0 - median) * 100.0;
+    println!(
+        "## A1. Durable work-order creates through the API, {conns} connections, {rounds} × {secs} s per mode, alternating"
+    );
+    println!();
+    let heads: String = (1..=rounds).map(|i| format!(" round {i} |")).collect();
+    println!("| replication |{heads} p99 ms (worst) | server CPU µs/create |");
+    println!("|---|{}---:|---:|", "---:|".repeat(rounds));
+    for (name, pick) in [("off", 0usize), ("on (Quant → S3, 1 s)", 1)] {
+        let side = |p: &(LoadResult, LoadResult)| if pick == 0 { p.0.clone() } else { p.1.clone() };
+        let cells: String = results
+            .iter()
+            .map(|p| format!(" {:.0} |", side(p).rps()))
+            .collect();
+        let p99 = results.iter().map(|p| side(p).p99_ms).fold(0.0, f64::max);
+        let cpu = results.iter().map(|p| side(p).server_cpu).sum::<f64>() * 1e6
+            / results.iter().map(|p| side(p).ok_all).sum::<u64>().max(1) as f64;
+        println!("| {name} |{cells} {p99:.1} | {cpu:.0} |");
+    }
+    println!();
+    let pairs: String = ratios.iter().map(|r| format!(" {r:.3}")).collect();
+    println!(
+        "Round by round, on ÷ the off round just before it (sorted):{pairs}; median {median:.3} → **cost {cost:.1} %**."
+    );
+    println!();
+    println!(
+        "- API write cost of replication {cost:.1} % (median of the round pairs) (goal ≤ 5 %): {}",
+        if cost <= 5.0 { "met" } else { "NOT met" }
+    );
 }
