@@ -947,6 +947,25 @@ async fn refused<P: crate::http::auth::Policy>(
     order_page(state, req, &who.user, &who.csrf, wo_id, shown).await
 }
 
+/// The end of an action that changes one work order: back to its page with
+/// "WO-… {done}.", or the page again with the refused form.
+async fn finish<P: crate::http::auth::Policy>(
+    ctx: (&AppState, &HttpRequest, &UiUser<P>),
+    wo_id: &str,
+    open: &'static str,
+    form: Values,
+    result: Result<WorkOrder, HttpError>,
+    done: &str,
+) -> Result<HttpResponse, UiError> {
+    match result {
+        Ok(wo) => Ok(flash_redirect(
+            &to_page(&wo.id),
+            &format!("{} {done}.", wo.work_order_number),
+        )),
+        Err(e) => refused(ctx, wo_id, open, form, e).await,
+    }
+}
+
 fn to_page(id: &str) -> String {
     format!("/work-orders/{id}")
 }
@@ -1044,13 +1063,15 @@ async fn start(
         move |c, id| repo::start(c, &actor, now, id),
     )
     .await;
-    match result {
-        Ok(wo) => Ok(flash_redirect(
-            &to_page(&wo.id),
-            &format!("{} started.", wo.work_order_number),
-        )),
-        Err(e) => refused((&state, &req, &who), &wo_id, "", Values::new(), e).await,
-    }
+    finish(
+        (&state, &req, &who),
+        &wo_id,
+        "",
+        Values::new(),
+        result,
+        "started",
+    )
+    .await
 }
 
 /// A posted form with its files: the text fields, and the non-empty files
@@ -1385,13 +1406,15 @@ async fn cancel(
         }
         Err(e) => Err(e.into()),
     };
-    match result {
-        Ok(wo) => Ok(flash_redirect(
-            &to_page(&wo.id),
-            &format!("{} cancelled.", wo.work_order_number),
-        )),
-        Err(e) => refused((&state, &req, &who), &wo_id, "cancel", values, e).await,
-    }
+    finish(
+        (&state, &req, &who),
+        &wo_id,
+        "cancel",
+        values,
+        result,
+        "cancelled",
+    )
+    .await
 }
 
 /// The edit form: only the fields the status allows are rendered, and only
@@ -1501,13 +1524,15 @@ async fn edit(
             fields,
         }),
     };
-    match result {
-        Ok(wo) => Ok(flash_redirect(
-            &to_page(&wo.id),
-            &format!("{} saved.", wo.work_order_number),
-        )),
-        Err(e) => refused((&state, &req, &who), &wo_id, "edit", values, e).await,
-    }
+    finish(
+        (&state, &req, &who),
+        &wo_id,
+        "edit",
+        values,
+        result,
+        "saved",
+    )
+    .await
 }
 
 // ------------------------------------------------------------------ my day
