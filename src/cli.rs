@@ -348,22 +348,21 @@ async fn restore(args: RestoreArgs, config: &Config) -> Result<(), Fail> {
     let bar = std::io::stderr().is_terminal();
     let mut last_tenth = None;
     let done = r::restore(&store, &opts, |i, n| {
-        let mb = |b: u64| b as f64 / 1e6;
         if bar {
             let width = 30u64;
             let filled = (i * width / n.max(1)).min(width) as usize;
             eprint!(
-                "\r[{}{}] {:.1}/{:.1} MB",
+                "\r[{}{}] {} of {} downloaded",
                 "#".repeat(filled),
                 " ".repeat(width as usize - filled),
-                mb(i),
-                mb(n)
+                size(i),
+                size(n)
             );
         } else {
             let tenth = i * 10 / n.max(1);
             if last_tenth != Some(tenth) {
                 last_tenth = Some(tenth);
-                eprintln!("restored {:.1}/{:.1} MB", mb(i), mb(n));
+                eprintln!("downloaded {} of {}", size(i), size(n));
             }
         }
     })
@@ -609,5 +608,29 @@ async fn dispatch(
             println!("{}", token.expose_secret());
             Ok(())
         }
+    }
+}
+
+/// A byte count for people: kB under a megabyte, MB under a gigabyte, else GB
+/// (decimal units, one decimal).
+fn size(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b < 1e6 {
+        format!("{:.1} kB", b / 1e3)
+    } else if b < 1e9 {
+        format!("{:.1} MB", b / 1e6)
+    } else {
+        format!("{:.2} GB", b / 1e9)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_read_in_the_unit_that_fits() {
+        assert_eq!(super::size(22_547), "22.5 kB");
+        assert_eq!(super::size(0), "0.0 kB");
+        assert_eq!(super::size(387_000_000), "387.0 MB");
+        assert_eq!(super::size(1_074_000_000), "1.07 GB");
     }
 }
